@@ -1,0 +1,43 @@
+# Two commands on a fresh machine:
+#   make demo   set everything up (.venv, CPU torch, minisbert and its test extras, the weights), run the demo
+#   make test   the same set-up, then every test (notebooks included)
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+MODEL  := all-MiniLM-L6-v2
+# torch first and pinned: this version's CPU build lies on these machines' disk; an unpinned torch
+# would pull a CUDA build of several GB.
+TORCH  := torch==2.13.0
+
+# The STS Benchmark and SICK data are read from here when the caller has not set MINISBERT_DATA.
+ifneq ($(wildcard ../shared/data),)
+export MINISBERT_DATA ?= $(abspath ../shared/data)
+endif
+
+.PHONY: setup demo test bench weights clean
+
+setup: $(VENV)/.installed weights
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m ipykernel install --prefix $(VENV) --name python3 > /dev/null
+	touch $@
+
+weights: $(VENV)/.installed
+	$(BIN)/python -m minisbert fetch $(MODEL) > /dev/null
+
+demo: setup
+	$(BIN)/python -m minisbert demo
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python -m minisbert bench
+
+clean:
+	rm -rf $(VENV) weights/$(MODEL) .pytest_cache

@@ -1,0 +1,11 @@
+"""minisbert: BERT and Sentence-BERT written from scratch, exact against Hugging Face.
+
+    text ──tokenizer──▶ ids ──BertModel──▶ token vectors ──pooling──▶ sentence vectors ──▶ similarity
+"""
+
+from .bert import BertModel, BertModelOutput
+from .config import BertConfig
+from .weights import WeightsError
+
+__all__ = ["BertConfig", "BertModel", "BertModelOutput", "WeightsError"]
+__version__ = "0.1.0"

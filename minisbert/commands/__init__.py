@@ -1,0 +1,1 @@
+"""One module per command of ``python -m minisbert``; each defines ``register(subparsers)``."""

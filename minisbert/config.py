@@ -1,0 +1,80 @@
+"""BERT's hyper-parameters, read from a checkpoint's ``config.json``.
+
+The defaults are BERT-base from Devlin et al. 2019 ("BERT: Pre-training of Deep Bidirectional
+Transformers for Language Understanding", section 3 and appendix A.2). A checkpoint's ``config.json``
+overrides them; keys this implementation does not use (``architectures``, ``transformers_version``,
+...) are ignored, and keys that would change the maths in a way it does not implement are refused.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class BertConfig:
+    vocab_size: int = 30522  # WordPiece vocabulary of the uncased English models
+    hidden_size: int = 768  # H: width of every token vector
+    num_hidden_layers: int = 12  # L: encoder layers stacked
+    num_attention_heads: int = 12  # A: heads per layer; each head sees H / A dimensions
+    intermediate_size: int = 3072  # feed-forward inner width, 4H in the paper
+    hidden_act: str = "gelu"  # the exact erf GELU (Hendrycks & Gimpel 2016), as Google's BERT
+    hidden_dropout_prob: float = 0.1  # dropout on embeddings and on each sub-layer's output
+    attention_probs_dropout_prob: float = 0.1  # dropout on the attention weights
+    max_position_embeddings: int = 512  # learned absolute positions: the longest input
+    type_vocab_size: int = 2  # segment A / segment B (token_type_ids 0 and 1)
+    layer_norm_eps: float = 1e-12  # TF's BERT value; PyTorch's default 1e-5 drifts by ~1e-3
+    pad_token_id: int = 0  # id of [PAD]; its embedding row is used like any other
+    initializer_range: float = 0.02  # std of the normal init for weights not loaded from a file
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                     "intermediate_size", "max_position_embeddings", "type_vocab_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"BertConfig.{name} must be a positive int, got {value!r}")
+        if self.hidden_size % self.num_attention_heads != 0:
+            raise ValueError(
+                f"BertConfig.hidden_size ({self.hidden_size}) must be divisible by "
+                f"num_attention_heads ({self.num_attention_heads})"
+            )
+        if self.hidden_act not in ("gelu",):
+            raise ValueError(f"BertConfig.hidden_act {self.hidden_act!r} is not supported; use 'gelu'")
+
+    @property
+    def head_size(self) -> int:
+        return self.hidden_size // self.num_attention_heads
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "BertConfig":
+        position_type = values.get("position_embedding_type", "absolute")
+        if position_type != "absolute":
+            raise ValueError(f"position_embedding_type {position_type!r} is not supported; only 'absolute'")
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> "BertConfig":
+        path = Path(path)
+        if path.is_dir():
+            path = path / "config.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"config file not found: {path}")
+        try:
+            values = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path} is not valid JSON: {e}") from None
+        if not isinstance(values, dict):
+            raise ValueError(f"{path} must hold a JSON object, got {type(values).__name__}")
+        return cls.from_dict(values)
+
+    def to_dict(self) -> dict:
+        # The keys transformers expects too, so a saved folder loads with transformers' BertModel.
+        return {"architectures": ["BertModel"], "model_type": "bert",
+                "position_embedding_type": "absolute", **dataclasses.asdict(self)}
+
+    def to_json(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
