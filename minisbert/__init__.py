@@ -5,7 +5,9 @@
 
 from .bert import BertModel, BertModelOutput
 from .config import BertConfig
+from .pooling import Pooling
+from .sbert import SentenceBert
 from .weights import WeightsError
 
-__all__ = ["BertConfig", "BertModel", "BertModelOutput", "WeightsError"]
+__all__ = ["BertConfig", "BertModel", "BertModelOutput", "Pooling", "SentenceBert", "WeightsError"]
 __version__ = "0.1.0"

@@ -1,0 +1,375 @@
+"""The cross-encoder: BERT reads both sentences at once, the contrast to SBERT's bi-encoder.
+
+Devlin et al. 2019 ("BERT: Pre-training of Deep Bidirectional Transformers for Language
+Understanding", https://arxiv.org/abs/1810.04805, section 4.1 and figure 4a) score a sentence pair by
+packing both sentences into one input,
+
+    [CLS] a_1 ... a_n [SEP] b_1 ... b_m [SEP]       token types 0 ... 0 0 1 ... 1 1
+
+and putting a linear layer on the pooled [CLS] vector. Every token of a attends to every token of b
+in every layer, which is why a cross-encoder scores pairs better than cosine similarity of two
+separately computed vectors: it sees the words of both sentences side by side.
+
+The price is the argument of Reimers & Gurevych 2019 ("Sentence-BERT: Sentence Embeddings using
+Siamese BERT-Networks", https://arxiv.org/abs/1908.10084, section 1): nothing can be computed per
+sentence and reused. Finding the most similar pair among n sentences needs a forward pass for each of
+the n(n-1)/2 pairs, 49,995,000 for n = 10,000, "about 65 hours" on a V100; SBERT encodes each
+sentence once and compares the vectors with a matrix product, "about 5 seconds".
+``minisbert/cost.py`` measures both on this machine.
+
+The head is Hugging Face's ``BertForSequenceClassification``, so that the two can be checked against
+each other (``tests/test_cross_encoder.py``) and a saved folder loads in transformers and in
+sentence-transformers' ``CrossEncoder``::
+
+    logits = classifier(dropout(pooler_output))        (B, H) -> (B, num_labels)
+    pooler_output = tanh(dense(h_[CLS]))               BERT's own pooler, see minisbert/bert.py
+
+One output (``num_labels=1``) is a similarity score; ``predict`` passes it through a sigmoid, so
+scores lie in [0, 1]. k outputs are the logits of k labels (e.g. SICK's entailment labels).
+
+Training (``CrossEncoderObjective`` with ``minisbert.train.train``): for one output the loss is binary
+cross-entropy on the logit against the gold score scaled to [0, 1] (STSb: score / 5), what
+sentence-transformers' ``BinaryCrossEntropyLoss`` and its STSb cross-encoder example use. Why BCE and
+not squared error after the sigmoid: the gradient of BCE-with-logits with respect to the logit is
+simply ``sigmoid(z) - y``, while squared error on ``sigmoid(z)`` multiplies that by
+``sigmoid(z)(1 - sigmoid(z))``, which vanishes when the model is confidently wrong; soft targets
+(y = 0.64) are fine for BCE, its minimum is at sigmoid(z) = y. For k labels: cross-entropy.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .bert import BertModel
+from .config import BertConfig
+from .examples import PairExample, check_examples_list
+from .sbert import ST_TRANSFORMER, SentenceBert, load_tokenizer
+from .weights import WeightsError, load_state_strict, read_safetensors, resolve_model_dir, save_tensors
+
+WEIGHTS = "model.safetensors"
+HEAD_PREFIX = "classifier."
+# What predict applies to the logits, named as sentence-transformers' folder names it.
+ST_SIGMOID = "torch.nn.modules.activation.Sigmoid"
+ST_IDENTITY = "torch.nn.modules.linear.Identity"
+
+
+class CrossEncoder(nn.Module):
+    """BERT on ``[CLS] a [SEP] b [SEP]`` plus a linear head on the pooled [CLS]: pair in, score(s) out.
+
+    >>> ce = CrossEncoder.from_pretrained("weights/cross-encoder-stsb")   # a trained folder
+    >>> ce.predict([("A man plays a guitar.", "Someone plays an instrument.")])  # array([0.7...])
+
+    Args:
+        bert: the encoder (the same hand-written ``BertModel`` the bi-encoder uses).
+        tokenizer: a ``minisbert.tokenizer.BertTokenizer`` for the encoder's vocabulary (``None`` is
+            allowed for a model that is only called on token ids; ``predict`` then refuses).
+        labels: the names of the outputs, one per logit. ``None``: one output, a score.
+        max_seq_length: a pair longer than this is cut, the longer sentence first ("longest first");
+            default: the tokenizer's ``model_max_length``, at most the model's positions.
+        classifier_dropout: dropout on the pooled vector in training; ``None``: the encoder's
+            ``hidden_dropout_prob``, as ``BertForSequenceClassification``.
+    """
+
+    def __init__(self, bert: BertModel, tokenizer=None, labels: Sequence[str] | None = None,
+                 max_seq_length: int | None = None, classifier_dropout: float | None = None):
+        super().__init__()
+        if not isinstance(bert, BertModel):
+            raise TypeError(f"bert must be a minisbert BertModel, got {type(bert).__name__}")
+        labels = ["LABEL_0"] if labels is None else [str(x) for x in labels]
+        if not labels or len(set(labels)) != len(labels):
+            raise ValueError(f"labels must be a non-empty list of distinct names, got {labels!r}")
+        limit = bert.config.max_position_embeddings
+        if max_seq_length is None:
+            max_seq_length = min(getattr(tokenizer, "model_max_length", limit) or limit, limit)
+        if not isinstance(max_seq_length, int) or isinstance(max_seq_length, bool) or not 3 <= max_seq_length <= limit:
+            raise ValueError(f"max_seq_length must be an int from 3 ([CLS] and two [SEP]) to {limit}, got {max_seq_length!r}")
+        H = bert.config.hidden_size
+        self.bert = bert
+        self.tokenizer = tokenizer
+        self.labels = labels
+        self.max_seq_length = max_seq_length
+        self.classifier_dropout = classifier_dropout
+        self.dropout = nn.Dropout(bert.config.hidden_dropout_prob if classifier_dropout is None else classifier_dropout)
+        self.classifier = nn.Linear(H, len(labels))  # (H,) -> (num_labels,)
+        # BERT's initialisation for a new head (transformers does the same): small normal weights, zero bias.
+        nn.init.normal_(self.classifier.weight, mean=0.0, std=bert.config.initializer_range)
+        nn.init.zeros_(self.classifier.bias)
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.labels)
+
+    @property
+    def device(self) -> torch.device:
+        return self.classifier.weight.device
+
+    def extra_repr(self) -> str:
+        return f"labels={self.labels}, max_seq_length={self.max_seq_length}"
+
+    # ------------------------------------------------------------------------------------------------
+    # The model
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits (B, num_labels) for a batch of packed pairs (B, T); no activation applied."""
+        pooled = self.bert(input_ids, attention_mask, token_type_ids).pooler_output  # (B, H): tanh(dense(h_CLS))
+        return self.classifier(self.dropout(pooled))  # (B, num_labels)
+
+    def tokenize(self, pairs) -> dict[str, torch.Tensor]:
+        """One padded batch of pairs, ``[CLS] a [SEP] b [SEP]`` with token types 0/1, on the model's device."""
+        pairs = check_pairs(pairs)
+        tok = self._require_tokenizer()
+        batch = tok([a for a, _ in pairs], text_pair=[b for _, b in pairs], padding=True, truncation=True,
+                    max_length=self.max_seq_length, return_tensors="pt")
+        return {k: v.to(self.device) for k, v in batch.items()}
+
+    def _require_tokenizer(self):
+        if self.tokenizer is None:
+            raise ValueError("this CrossEncoder has no tokenizer: load it from a folder with vocab.txt")
+        return self.tokenizer
+
+    # ------------------------------------------------------------------------------------------------
+    # Inference
+
+    def predict(self, pairs, batch_size: int = 32, activation: bool = True, convert_to: str = "numpy",
+                progress: bool | None = None):
+        """Scores for a list of ``(a, b)`` pairs: shape (N,) for one output, (N, num_labels) for k.
+
+        ``activation``: a sigmoid on a single output (a score in [0, 1], as sentence-transformers'
+        ``CrossEncoder.predict``); k outputs are returned as logits either way. Every pair is one
+        forward pass of the whole encoder: that is the cross-encoder's cost.
+
+        Made fast the way ``SentenceBert.encode`` is (none of it changes a score beyond float
+        rounding): pairs are batched in order of token count so each batch is padded only to its own
+        longest pair, no autograd graph is recorded, and attention uses the fused kernel.
+        """
+        pairs = check_pairs(pairs)
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        if convert_to not in ("numpy", "torch"):
+            raise ValueError(f"convert_to must be 'numpy' or 'torch', got {convert_to!r}")
+        tok = self._require_tokenizer()
+
+        n = len(pairs)
+        logits = torch.empty(n, self.num_labels, dtype=self.classifier.weight.dtype, device=self.device)
+        if n:
+            # 1. Tokenize every pair, unpadded (longest-first truncation at max_seq_length).
+            enc = tok([a for a, _ in pairs], text_pair=[b for _, b in pairs], padding=False, truncation=True,
+                      max_length=self.max_seq_length, return_tensors=None)
+            ids, types = enc["input_ids"], enc["token_type_ids"]
+            lengths = [len(x) for x in ids]
+            # 2. Longest first (running out of memory happens at once, not at the end); stable sort.
+            order = sorted(range(n), key=lambda i: -lengths[i])
+            starts = range(0, n, batch_size)
+            bar = None
+            if progress or (progress is None and len(starts) > 100 and sys.stderr.isatty()):
+                from tqdm.auto import tqdm
+
+                bar = tqdm(total=n, desc="cross-encoder", unit="pair")
+            was_training, had_sdpa = self.training, self.bert.use_sdpa
+            self.eval()  # dropout off: the same pair always gets the same score
+            self.bert.use_sdpa = True
+            pad = tok.pad_token_id
+            try:
+                with torch.inference_mode():
+                    for start in starts:
+                        rows = order[start:start + batch_size]
+                        T = lengths[rows[0]]  # the longest pair in the batch comes first
+                        input_ids = torch.tensor([ids[i] + [pad] * (T - lengths[i]) for i in rows])  # (B, T)
+                        type_ids = torch.tensor([types[i] + [0] * (T - lengths[i]) for i in rows])  # (B, T)
+                        mask = (torch.arange(T)[None, :] < torch.tensor([lengths[i] for i in rows])[:, None]).long()
+                        z = self(input_ids.to(self.device), mask.to(self.device), type_ids.to(self.device))  # (B, k)
+                        logits[torch.tensor(rows, device=self.device)] = z
+                        if bar is not None:
+                            bar.update(len(rows))
+            finally:
+                self.bert.use_sdpa = had_sdpa
+                self.train(was_training)
+                if bar is not None:
+                    bar.close()
+
+        out = logits
+        if self.num_labels == 1:
+            out = logits[:, 0]  # (N,)
+            if activation:
+                out = torch.sigmoid(out)
+        return out.cpu().numpy() if convert_to == "numpy" else out
+
+    # ------------------------------------------------------------------------------------------------
+    # Folders: the layout of transformers' BertForSequenceClassification plus sentence-transformers'
+    # CrossEncoder files, so the same folder loads in all three.
+
+    @classmethod
+    def from_pretrained(cls, folder_or_name: str | Path, labels: Sequence[str] | None = None,
+                        num_labels: int | None = None) -> "CrossEncoder":
+        """Load a cross-encoder folder, or start one from a plain BERT folder with a new head; eval mode.
+
+        * A folder whose ``model.safetensors`` holds ``classifier.*`` (saved by ``save``, by
+          transformers' ``BertForSequenceClassification`` or by sentence-transformers' ``CrossEncoder``)
+          loads encoder and head; ``labels`` / ``num_labels``, if given, must agree with it.
+        * A plain BERT or sentence-transformers folder (all-MiniLM-L6-v2) loads the encoder and gets a
+          freshly initialised head: ``labels`` names its outputs, or ``num_labels`` counts them
+          (default 1, a score, as sentence-transformers does).
+        """
+        if labels is not None and num_labels is not None and len(labels) != num_labels:
+            raise ValueError(f"labels has {len(labels)} names but num_labels is {num_labels}")
+        if num_labels is not None and (isinstance(num_labels, bool) or not isinstance(num_labels, int) or num_labels < 1):
+            raise ValueError(f"num_labels must be a positive int, got {num_labels!r}")
+        folder = resolve_model_dir(folder_or_name)
+        bert = BertModel(BertConfig.from_json(folder / "config.json"))
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))  # id2label, classifier_dropout
+        tensors = read_safetensors(folder / WEIGHTS)
+        load_state_strict(bert, tensors, source=str(folder / WEIGHTS))  # canonical_key drops classifier.*
+        head = {k[len(HEAD_PREFIX):]: v for k, v in tensors.items() if k.startswith(HEAD_PREFIX)}
+        tokenizer = load_tokenizer(folder) if (folder / "vocab.txt").is_file() or (folder / "tokenizer.json").is_file() else None
+
+        if head:
+            saved = config.get("id2label") or {}
+            saved_labels = [saved[k] for k in sorted(saved, key=int)] if saved else None
+            if set(head) != {"weight", "bias"}:
+                raise WeightsError(f"{folder / WEIGHTS}: the head should be classifier.weight and classifier.bias, "
+                                   f"found {', '.join(HEAD_PREFIX + k for k in sorted(head))}")
+            rows = head["weight"].shape[0]
+            if saved_labels is None or len(saved_labels) != rows:  # id2label missing or not matching: generic names
+                saved_labels = [f"LABEL_{i}" for i in range(rows)]
+            if labels is None:
+                labels = saved_labels
+            elif len(labels) != len(saved_labels):
+                raise ValueError(f"{folder} holds a head with {len(saved_labels)} outputs, not {len(labels)}")
+            if num_labels is not None and num_labels != len(labels):
+                raise ValueError(f"{folder} holds a head with {len(labels)} outputs, not num_labels={num_labels}")
+        elif labels is None:
+            labels = [f"LABEL_{i}" for i in range(num_labels or 1)]
+
+        model = cls(bert, tokenizer, labels=labels, classifier_dropout=config.get("classifier_dropout"))
+        if head:
+            load_state_strict(model.classifier, head, source=f"{folder / WEIGHTS} (classifier.*)", key_map=lambda k: k)
+        return model.eval()
+
+    def save(self, folder: str | Path) -> None:
+        """Write the model folder atomically, replacing an existing model folder in one step (``SentenceBert.save``).
+
+        Files::
+
+            config.json                BERT's config + "architectures": ["BertForSequenceClassification"], id2label
+            model.safetensors          bert.* and classifier.* (the names transformers uses)
+            vocab.txt, tokenizer_config.json, special_tokens_map.json
+            modules.json, sentence_bert_config.json, config_sentence_transformers.json
+                                       what sentence-transformers 6.x needs to load it as a CrossEncoder
+        """
+        # The very same staging-folder-then-rename code as the bi-encoder's folders: SentenceBert.save only
+        # checks the target, calls self._write_folder(tmp) and swaps tmp into place.
+        SentenceBert.save(self, folder)
+
+    def _write_folder(self, path: Path) -> None:
+        def write_json(name: str, obj) -> None:
+            (path / name).write_text(json.dumps(obj, indent=2) + "\n", encoding="utf-8")
+
+        write_json("config.json", {
+            **self.bert.config.to_dict(),
+            "architectures": ["BertForSequenceClassification"],
+            "classifier_dropout": self.classifier_dropout,
+            "id2label": {str(i): name for i, name in enumerate(self.labels)},
+            "label2id": {name: i for i, name in enumerate(self.labels)},
+        })
+        save_tensors(self.state_dict(), path / WEIGHTS)  # keys bert.* and classifier.*: BertForSequenceClassification's
+        if self.tokenizer is not None:
+            # The same vocab.txt / tokenizer_config.json writer as the bi-encoder's folders: it reads only
+            # .tokenizer and .max_seq_length, which a CrossEncoder has too.
+            SentenceBert._write_tokenizer(self, path)
+        write_json("modules.json", [{"idx": 0, "name": "0", "path": "", "type": ST_TRANSFORMER}])
+        write_json("sentence_bert_config.json", {
+            "transformer_task": "sequence-classification",
+            "modality_config": {"text": {"method": "forward", "method_output_name": "logits"}},
+            "module_output_name": "scores",
+        })
+        write_json("config_sentence_transformers.json", {
+            "model_type": "CrossEncoder",
+            "activation_fn": ST_SIGMOID if self.num_labels == 1 else ST_IDENTITY,
+            "prompts": {},
+            "default_prompt_name": None,
+        })
+
+
+def has_head(folder_or_name: str | Path) -> bool:
+    """Whether a model folder holds a classification head (``classifier.*``), i.e. a trained cross-encoder."""
+    from safetensors import safe_open
+
+    with safe_open(str(resolve_model_dir(folder_or_name) / WEIGHTS), "pt") as f:
+        return any(k.startswith(HEAD_PREFIX) for k in f.keys())
+
+
+def check_pairs(pairs) -> list[tuple[str, str]]:
+    """A list of (a, b) string pairs, or a TypeError that names the first bad entry."""
+    if isinstance(pairs, (str, bytes)) or not isinstance(pairs, Sequence):
+        raise TypeError(f"pairs must be a list of (a, b) tuples of strings, got {type(pairs).__name__}")
+    out = []
+    for i, pair in enumerate(pairs):
+        if isinstance(pair, (str, bytes)) or not isinstance(pair, Sequence) or len(pair) != 2:
+            what = f"a {type(pair).__name__} of length {len(pair)}" if isinstance(pair, Sequence) else type(pair).__name__
+            raise TypeError(f"pairs[{i}] must be a 2-tuple (a, b) of strings, got {what}")
+        a, b = pair
+        if not isinstance(a, str) or not isinstance(b, str):
+            raise TypeError(f"pairs[{i}] must hold two strings, got ({type(a).__name__}, {type(b).__name__})")
+        out.append((a, b))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------
+# Training objective, for minisbert.train.train (the same loop, optimiser and schedule as the bi-encoder)
+
+
+class CrossEncoderObjective(nn.Module):
+    """The loss of a batch of ``PairExample``: BCE-with-logits for a score, cross-entropy for labels.
+
+    One output: ``loss = mean BCE(sigmoid(z), y)`` with y the gold score in [0, 1] (STSb: score / 5,
+    ``minisbert.examples.stsb_regression``), computed on the logit z for numerical stability. Equal to
+    sentence-transformers' ``BinaryCrossEntropyLoss`` (``BCEWithLogitsLoss``). k outputs: the label
+    name must be one of ``model.labels``; ``loss = cross_entropy(z, label id)``.
+
+    ``train(CrossEncoderObjective(ce), examples, TrainConfig(...))`` runs it with the same AdamW,
+    warm-up, clipping, seeding and checkpoints as the bi-encoder objectives.
+    """
+
+    def __init__(self, model: CrossEncoder):
+        super().__init__()
+        if not isinstance(model, CrossEncoder):
+            raise TypeError(f"model must be a CrossEncoder, got {type(model).__name__}")
+        self.model = model
+
+    @property
+    def head_parameters(self) -> list[nn.Parameter]:
+        return list(self.model.classifier.parameters())
+
+    def check_examples(self, examples, name: str = "examples") -> None:
+        check_examples_list(examples, PairExample, name)
+        labels = set(self.model.labels)
+        for i, ex in enumerate(examples):
+            y = ex.label
+            if self.model.num_labels == 1:
+                if isinstance(y, bool) or not isinstance(y, (int, float)) or not math.isfinite(y) or not 0.0 <= y <= 1.0:
+                    raise ValueError(f"{name}[{i}].label = {y!r} must be a score in [0, 1] "
+                                     f"(scale gold scores first: STSb score / 5)")
+            elif y not in labels:
+                raise ValueError(f"{name}[{i}].label = {y!r} is not one of the model's labels {self.model.labels}")
+
+    def forward(self, examples: Sequence[PairExample]) -> torch.Tensor:
+        z = self.model(**self.model.tokenize([(e.a, e.b) for e in examples]))  # (B, k)
+        return self.loss_from_logits(z, examples)
+
+    def loss_from_logits(self, z: torch.Tensor, examples: Sequence[PairExample]) -> torch.Tensor:
+        """The maths alone: logits (B, k) and the examples' labels -> the mean loss."""
+        if self.model.num_labels == 1:
+            y = torch.tensor([float(e.label) for e in examples], dtype=z.dtype, device=z.device)  # (B,)
+            return F.binary_cross_entropy_with_logits(z[:, 0], y)
+        index = {name: i for i, name in enumerate(self.model.labels)}
+        y = torch.tensor([index[e.label] for e in examples], device=z.device)  # (B,)
+        return F.cross_entropy(z, y)

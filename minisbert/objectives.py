@@ -1,0 +1,331 @@
+"""The three SBERT training objectives, with the maths in plain sight.
+
+Reimers & Gurevych 2019, "Sentence-BERT: Sentence Embeddings using Siamese BERT-Networks"
+(https://arxiv.org/abs/1908.10084), section 3. Each objective runs the *same* SentenceBert on every
+sentence of an example on its own (the siamese network), gets one vector per sentence, and turns the
+vectors into a loss:
+
+    classification   o = softmax(W · [u; v; |u − v|])              cross-entropy against the label
+    regression       cos(u, v)                                      squared error against the gold score in [0, 1]
+    triplet          max(‖a − p‖ − ‖a − n‖ + ε, 0)                  ε = 1, Euclidean distance
+
+Every objective is an ``nn.Module`` that holds the model (so ``objective.parameters()`` is everything
+that trains), validates its examples before training starts (``check_examples``) and is called on a
+list of examples: ``loss = objective(examples)``. The pure maths on the vectors is a separate method
+(``loss_from_embeddings``) so that it can be read, and tested, on its own.
+
+The losses, and the gradient of every parameter, equal those of sentence-transformers' ``SoftmaxLoss``,
+``CosineSimilarityLoss`` and ``TripletLoss`` (``tests/test_objectives.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .examples import PairExample, TripletExample, check_examples_list
+from .weights import WeightsError, atomic_write, load_state_strict, read_safetensors, save_tensors
+
+#: The parts the classifier may concatenate (it concatenates the chosen ones in the order given).
+FEATURES = ("u", "v", "|u-v|", "u*v")
+HEAD_WEIGHTS = "head.safetensors"
+HEAD_CONFIG = "head.json"
+
+
+def _vectors(model, columns: list[list[str]], normalize: bool | None = None) -> list[torch.Tensor]:
+    """One (B, H) tensor of sentence vectors per column of texts, with autograd.
+
+    Each column is tokenized and run through BERT on its own (the siamese set-up: nothing of one
+    sentence reaches another's vector), exactly what ``SentenceBert.forward`` does for two columns.
+    ``normalize=None`` follows the model; ``False`` takes the pooled vector before any L2 normalisation.
+    """
+    out = []
+    for texts in columns:
+        batch = model.tokenize(texts)
+        if normalize is None or normalize == model.normalize:
+            out.append(model.embed(batch))  # (B, H)
+        else:
+            u = model._pooled(batch)  # (B, H), before normalisation
+            out.append(F.normalize(u, p=2, dim=-1) if normalize else u)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------
+# Classification
+
+
+class ClassificationObjective(nn.Module):
+    """Softmax classifier on the pair of sentence vectors (SBERT section 3, "Classification Objective").
+
+        features = [u; v; |u − v|]         (k · H,), k = number of parts (3 here)
+        logits   = W · features + b        (num_labels,), W of shape (num_labels, k · H)
+        loss     = cross_entropy(logits, label) = −log softmax(logits)[label]
+
+    Why these parts: u and v alone would let the classifier only compare them through a linear map,
+    which cannot express "how different are they" (a linear function of u and v cannot compute a
+    distance); |u − v| gives it the element-wise distance directly, and is symmetric in u and v. The
+    paper's ablation (table 6) found (u, v, |u − v|) best for NLI; u ∗ v (element-wise product,
+    whose sum is the dot product) adds a similarity feature and is offered as an option.
+
+    Unlike sentence-transformers' SoftmaxLoss, the head is kept: ``save_head``/``load_head`` write it
+    next to the model (``head.safetensors`` + ``head.json`` with the label names and the parts) and
+    ``predict`` returns label names.
+
+    Args:
+        model: the SentenceBert whose vectors are classified (it is trained with the head).
+        labels: the label names; label i is logit i.
+        concatenation: which of ``FEATURES`` make the classifier's input, in that order.
+        normalize: use L2-normalised vectors as features; ``None`` follows the model. Normalised
+            vectors have entries of size ~1/√H (0.05 for H = 384): a freshly initialised head then
+            outputs almost constant logits and its gradient is small, so it learns slowly.
+    """
+
+    def __init__(self, model, labels: Sequence[str], concatenation: Sequence[str] = ("u", "v", "|u-v|"),
+                 normalize: bool | None = None):
+        super().__init__()
+        labels = list(labels)
+        if len(labels) < 2 or not all(isinstance(x, str) for x in labels) or len(set(labels)) != len(labels):
+            raise ValueError(f"labels must be at least two distinct strings, got {labels!r}")
+        concatenation = list(concatenation)
+        if not concatenation or any(part not in FEATURES for part in concatenation) or len(set(concatenation)) != len(concatenation):
+            raise ValueError(f"concatenation must list distinct parts among {FEATURES}, got {concatenation!r}")
+        if normalize is not None and not isinstance(normalize, bool):
+            raise TypeError(f"normalize must be True, False or None, got {normalize!r}")
+        self.model = model
+        self.labels = labels
+        self.concatenation = concatenation
+        self.normalize = normalize
+        # The only new parameters of SBERT's classification set-up; nn.Linear's default init.
+        self.classifier = nn.Linear(len(concatenation) * model.dim, len(labels))  # W: (num_labels, k·H)
+
+    @property
+    def head_parameters(self) -> list[nn.Parameter]:
+        """The parameters that are not the encoder's (trained with their own learning rate if asked)."""
+        return list(self.classifier.parameters())
+
+    def features(self, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """[u; v; |u − v|; u ∗ v] (the parts chosen), (B, H) each → (B, k · H)."""
+        parts = {"u": lambda: u, "v": lambda: v, "|u-v|": lambda: torch.abs(u - v), "u*v": lambda: u * v}
+        return torch.cat([parts[name]() for name in self.concatenation], dim=1)  # (B, k·H)
+
+    def logits_from_embeddings(self, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(u, v))  # (B, num_labels)
+
+    def loss_from_embeddings(self, u: torch.Tensor, v: torch.Tensor, label_ids: torch.Tensor) -> torch.Tensor:
+        # cross_entropy takes the raw logits: it computes log-softmax itself, stably (log-sum-exp).
+        return F.cross_entropy(self.logits_from_embeddings(u, v), label_ids)
+
+    def label_ids(self, names: Sequence[str]) -> torch.Tensor:
+        index = {name: i for i, name in enumerate(self.labels)}
+        for i, name in enumerate(names):
+            if name not in index:
+                raise ValueError(f"labels[{i}] = {name!r} is not one of the objective's labels {self.labels}")
+        return torch.tensor([index[name] for name in names], dtype=torch.long)
+
+    def check_examples(self, examples, name: str = "examples") -> None:
+        """Raise ValueError (naming the example) for anything that would fail or mislead mid-training."""
+        check_examples_list(examples, PairExample, name)
+        for i, ex in enumerate(examples):
+            if not isinstance(ex.label, str) or ex.label not in self.labels:
+                raise ValueError(f"{name}[{i}].label = {ex.label!r} is not one of the labels {self.labels}")
+
+    def forward(self, examples: Sequence[PairExample]) -> torch.Tensor:
+        u, v = _vectors(self.model, [[e.a for e in examples], [e.b for e in examples]], self.normalize)
+        targets = self.label_ids([e.label for e in examples]).to(u.device)  # (B,)
+        return self.loss_from_embeddings(u, v, targets)
+
+    def fit_head(self, examples: Sequence[PairExample], epochs: int = 20, lr: float = 1e-3, batch_size: int = 16,
+                 seed: int = 0) -> list[float]:
+        """Train the head alone on frozen sentence vectors (a warm start before fine-tuning everything).
+
+        Each distinct sentence is encoded once; then only W and b learn (multinomial logistic
+        regression on the features), which takes seconds. Fine-tuning the whole network afterwards
+        starts from a head that already classifies well, so the encoder's first gradients carry a
+        useful signal instead of the noise of a random head (which would first pull the pretrained
+        vectors around to fit it). Returns the mean loss of each epoch.
+        """
+        self.check_examples(examples, "examples")
+        index = {s: i for i, s in enumerate(dict.fromkeys(s for e in examples for s in (e.a, e.b)))}
+        vectors = self.model.encode(list(index), convert_to="torch", normalize=self.normalize)  # (S, H)
+        u = vectors[[index[e.a] for e in examples]]  # (N, H)
+        v = vectors[[index[e.b] for e in examples]]  # (N, H)
+        with torch.no_grad():
+            x = self.features(u, v).to(self.classifier.weight.device)  # (N, k·H), fixed from now on
+        y = self.label_ids([e.label for e in examples]).to(x.device)  # (N,)
+        optimizer = torch.optim.AdamW(self.classifier.parameters(), lr=lr)
+        generator = torch.Generator().manual_seed(seed)
+        history = []
+        for _ in range(epochs):
+            order, total = torch.randperm(len(y), generator=generator), 0.0
+            for start in range(0, len(y), batch_size):
+                rows = order[start:start + batch_size]
+                loss = F.cross_entropy(self.classifier(x[rows]), y[rows])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                total += loss.item() * len(rows)
+            history.append(total / len(y))
+        return history
+
+    # -- inference ------------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def predict_logits(self, pairs: Sequence[tuple[str, str]], batch_size: int = 32) -> torch.Tensor:
+        """Logits (N, num_labels) for (a, b) pairs; column i is ``self.labels[i]``."""
+        pairs = list(pairs)
+        for i, pair in enumerate(pairs):
+            if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and all(isinstance(s, str) for s in pair)):
+                raise TypeError(f"pairs[{i}] must be a pair of strings (a, b), got {pair!r}")
+        # encode() sorts by length, batches, and runs in eval mode without autograd.
+        kw = dict(batch_size=batch_size, convert_to="torch", normalize=self.normalize)
+        u = self.model.encode([a for a, _ in pairs], **kw)  # (N, H)
+        v = self.model.encode([b for _, b in pairs], **kw)  # (N, H)
+        return self.logits_from_embeddings(u, v.to(u.device))
+
+    def predict(self, pairs: Sequence[tuple[str, str]], batch_size: int = 32) -> list[str]:
+        """The most likely label name for each (a, b) pair."""
+        return [self.labels[i] for i in self.predict_logits(pairs, batch_size).argmax(dim=1).tolist()]
+
+    def accuracy(self, examples: Sequence[PairExample], batch_size: int = 32) -> float:
+        """Percentage of ``examples`` whose predicted label is the gold one."""
+        predicted = self.predict([(e.a, e.b) for e in examples], batch_size)
+        return 100.0 * sum(p == e.label for p, e in zip(predicted, examples)) / len(examples)
+
+    # -- the head on disk -----------------------------------------------------------------------------
+
+    def save_head(self, folder: str | Path) -> None:
+        """``head.safetensors`` (W, b) and ``head.json`` (labels, parts, normalisation) in ``folder``."""
+        folder = Path(folder)
+        save_tensors({"weight": self.classifier.weight, "bias": self.classifier.bias}, folder / HEAD_WEIGHTS)
+        config = {"labels": self.labels, "concatenation": self.concatenation, "normalize": self.normalize,
+                  "dim": self.model.dim}
+        text = json.dumps(config, indent=2) + "\n"
+        atomic_write(folder / HEAD_CONFIG, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+    @classmethod
+    def load_head(cls, model, folder: str | Path) -> "ClassificationObjective":
+        """The objective with the head saved in ``folder`` (by ``save_head``) on top of ``model``."""
+        folder = Path(folder)
+        path = folder / HEAD_CONFIG
+        if not path.is_file():
+            raise FileNotFoundError(f"no classifier head in {folder}: {HEAD_CONFIG} is missing")
+        try:
+            config = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path} is not valid JSON: {e}") from None
+        if config.get("dim") != model.dim:
+            raise WeightsError(f"{path}: the head was trained on {config.get('dim')}-dimensional vectors, "
+                               f"the model gives {model.dim}")
+        objective = cls(model, config["labels"], config["concatenation"], config.get("normalize"))
+        tensors = read_safetensors(folder / HEAD_WEIGHTS)
+        load_state_strict(objective.classifier, tensors, source=str(folder / HEAD_WEIGHTS), key_map=lambda k: k)
+        return objective
+
+
+# ----------------------------------------------------------------------------------------------------
+# Regression
+
+
+class RegressionObjective(nn.Module):
+    """Cosine similarity against a gold score (SBERT section 3, "Regression Objective").
+
+        loss = mean over the batch of (cos(u, v) − y)²,   y = gold score scaled to [0, 1]
+
+    cos(u, v) lies in [−1, 1], and it is what the trained vectors are compared with afterwards, so the
+    model is trained on exactly the number it will be used for. The gold scores are scaled to [0, 1]
+    where the data is read (STSb: score / 5, SICK: (score − 1) / 4, see ``minisbert/examples.py``): a
+    gold 0–5 target could never be reached by a cosine and the squared error would be dominated by the
+    impossible part. ``check_examples`` refuses scores outside [0, 1] to catch a forgotten scaling.
+    """
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    @property
+    def head_parameters(self) -> list[nn.Parameter]:
+        return []  # no parameters besides the encoder's
+
+    def loss_from_embeddings(self, u: torch.Tensor, v: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        cos = F.cosine_similarity(u, v, dim=-1)  # (B,): u·v / (‖u‖ ‖v‖)
+        return F.mse_loss(cos, scores)
+
+    def check_examples(self, examples, name: str = "examples") -> None:
+        check_examples_list(examples, PairExample, name)
+        for i, ex in enumerate(examples):
+            y = ex.label
+            if isinstance(y, bool) or not isinstance(y, (int, float)) or not math.isfinite(y):
+                raise ValueError(f"{name}[{i}].label = {y!r} must be a finite number (the gold score)")
+            if not 0.0 <= y <= 1.0:
+                raise ValueError(f"{name}[{i}].label = {y!r} is outside [0, 1]: scale gold scores first "
+                                 f"(STSb: score / 5, SICK: (score - 1) / 4)")
+
+    def forward(self, examples: Sequence[PairExample]) -> torch.Tensor:
+        u, v = _vectors(self.model, [[e.a for e in examples], [e.b for e in examples]])
+        scores = torch.tensor([float(e.label) for e in examples], dtype=u.dtype, device=u.device)  # (B,)
+        return self.loss_from_embeddings(u, v, scores)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Triplet
+
+
+def euclidean_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return torch.linalg.vector_norm(x - y, dim=-1)  # (B,): ‖x − y‖₂
+
+
+def manhattan_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return torch.abs(x - y).sum(dim=-1)  # (B,): ‖x − y‖₁
+
+
+def cosine_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return 1 - (F.normalize(x, dim=-1) * F.normalize(y, dim=-1)).sum(dim=-1)  # (B,): 1 − cos, in [0, 2]
+
+
+DISTANCES = {"euclidean": euclidean_distance, "cosine": cosine_distance, "manhattan": manhattan_distance}
+
+
+class TripletObjective(nn.Module):
+    """Anchor closer to the positive than to the negative, by a margin (SBERT section 3, "Triplet Objective").
+
+        loss = mean over the batch of max(d(a, p) − d(a, n) + ε, 0)
+
+    A triplet stops contributing once the negative is at least ε farther from the anchor than the
+    positive is: the margin is what keeps the model from satisfying the objective by collapsing every
+    vector onto one point (then d(a, p) = d(a, n) and the loss is still ε). The paper uses the
+    Euclidean distance and ε = 1, the defaults here (sentence-transformers' default is 5). Note the
+    scale: unit-length vectors (all-MiniLM-L6-v2 normalises) are at most 2 apart, so with ε = 1 most
+    triplets stay active and the loss keeps pulling positives in and pushing negatives away.
+    """
+
+    def __init__(self, model, distance: str = "euclidean", margin: float = 1.0):
+        super().__init__()
+        if distance not in DISTANCES:
+            raise ValueError(f"unknown distance {distance!r}; choose one of {', '.join(DISTANCES)}")
+        if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not math.isfinite(margin) or margin < 0:
+            raise ValueError(f"margin must be a finite number >= 0, got {margin!r}")
+        self.model = model
+        self.distance = distance
+        self.margin = float(margin)
+
+    @property
+    def head_parameters(self) -> list[nn.Parameter]:
+        return []  # no parameters besides the encoder's
+
+    def loss_from_embeddings(self, a: torch.Tensor, p: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
+        d = DISTANCES[self.distance]
+        return F.relu(d(a, p) - d(a, n) + self.margin).mean()  # relu(x) = max(x, 0)
+
+    def check_examples(self, examples, name: str = "examples") -> None:
+        check_examples_list(examples, TripletExample, name)
+
+    def forward(self, examples: Sequence[TripletExample]) -> torch.Tensor:
+        a, p, n = _vectors(self.model, [[e.anchor for e in examples], [e.positive for e in examples],
+                                        [e.negative for e in examples]])
+        return self.loss_from_embeddings(a, p, n)

@@ -1,0 +1,250 @@
+"""The fast inference path (minisbert/fast.py) gives the plain path's vectors: max |Δ| ≤ 1e-6.
+
+The plain path is ``Pooling(mode)(BertModel(...).last_hidden_state, attention_mask)``; the fast one packs
+the real tokens, fuses Q/K/V and attends per length group. Compared on a tiny random BERT (every code
+path, any mask layout) and on all-MiniLM-L6-v2 with real padded STS Benchmark batches, edge cases
+included (one sentence, every length 1..max, 512 tokens). Bad inputs raise what the plain path raises.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from minisbert import BertConfig, BertModel
+from minisbert.fast import FastEncoder
+from minisbert.pooling import POOLING_MODES, Pooling
+
+TOL = 1e-6
+
+
+def plain(bert, ids, mask=None, types=None, mode="mean"):
+    with torch.inference_mode():
+        out = bert(ids, mask, types).last_hidden_state
+        return Pooling(mode)(out, torch.ones_like(ids) if mask is None else mask)
+
+
+def fast(bert, ids, mask=None, types=None, mode="mean"):
+    with torch.inference_mode():
+        return FastEncoder(bert)(ids, mask, types, pooling=mode)
+
+
+def assert_close(a, b, normalized=False):
+    if normalized:
+        a, b = F.normalize(a, dim=-1), F.normalize(b, dim=-1)
+    scale = max(1.0, b.abs().max().item())  # unnormalised vectors: relative to their size
+    assert a.shape == b.shape
+    assert (a - b).abs().max().item() <= TOL * scale
+
+
+# ----------------------------------------------------------------------------------------------------
+# A tiny random BERT
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    torch.manual_seed(0)
+    cfg = BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=3, num_attention_heads=4,
+                     intermediate_size=37, max_position_embeddings=64, type_vocab_size=2)
+    return BertModel(cfg).eval()
+
+
+def random_batch(lengths, T=None, left=False, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    T = T or max(lengths)
+    ids = torch.randint(1, 99, (len(lengths), T), generator=g)
+    mask = torch.zeros_like(ids)
+    for i, n in enumerate(lengths):
+        if left:
+            mask[i, T - n:] = 1
+        else:
+            mask[i, :n] = 1
+    ids[mask == 0] = 0
+    types = torch.randint(0, 2, ids.shape, generator=g) * mask
+    return ids, mask, types
+
+
+@pytest.mark.parametrize("mode", POOLING_MODES)
+@pytest.mark.parametrize("left", [False, True], ids=["right-padded", "left-padded"])
+def test_tiny_padded_batches(tiny, mode, left):
+    ids, mask, types = random_batch([5, 17, 3, 17, 9, 1, 5], left=left)
+    assert_close(fast(tiny, ids, mask, types, mode), plain(tiny, ids, mask, types, mode))
+
+
+def test_tiny_every_length_up_to_max(tiny):
+    lengths = list(range(1, 65))  # 1..max_position_embeddings, shuffled
+    lengths = [lengths[i] for i in torch.randperm(64, generator=torch.Generator().manual_seed(2))]
+    ids, mask, types = random_batch(lengths)
+    for mode in POOLING_MODES:
+        assert_close(fast(tiny, ids, mask, types, mode), plain(tiny, ids, mask, types, mode))
+
+
+def test_tiny_defaults_and_a_single_sentence(tiny):
+    ids = torch.randint(1, 99, (1, 12), generator=torch.Generator().manual_seed(3))
+    assert_close(fast(tiny, ids), plain(tiny, ids))  # no mask, no token types: BERT's defaults
+
+
+def test_mask_dtypes_and_a_hole_in_the_mask(tiny):
+    ids, mask, types = random_batch([9, 6, 4])
+    mask[0, 3] = 0  # a masked token in the middle: its key is hidden, pooling skips it
+    want = plain(tiny, ids, mask, types)
+    for m in (mask, mask.bool(), mask.float(), mask.int()):
+        assert_close(fast(tiny, ids, m, types), want)
+
+
+def test_a_row_without_real_tokens_gives_what_the_plain_path_gives(tiny):
+    ids, mask, types = random_batch([4, 2])
+    mask[1] = 0
+    for mode in POOLING_MODES:
+        assert torch.equal(fast(tiny, ids, mask, types, mode), plain(tiny, ids, mask, types, mode))
+
+
+def test_fused_qkv_follows_weight_changes(tiny):
+    model = BertModel(tiny.config).eval()
+    model.load_state_dict(tiny.state_dict())
+    encoder = FastEncoder(model)
+    ids, mask, types = random_batch([7, 3])
+    with torch.inference_mode():
+        before = encoder(ids, mask, types)
+    with torch.no_grad():
+        model.encoder.layer[1].attention.self.value.weight.mul_(3.0)  # in place, as an optimizer step is
+    with torch.inference_mode():
+        after = encoder(ids, mask, types)
+    assert (after - before).abs().max() > 1e-3
+    assert_close(after, plain(model, ids, mask, types))
+    model.load_state_dict(tiny.state_dict())  # back to the original weights
+    with torch.inference_mode():
+        assert_close(encoder(ids, mask, types), before)
+
+
+def test_refuses_training_mode_and_gradients(tiny):
+    ids, mask, types = random_batch([3, 2])
+    tiny.train()
+    try:
+        with torch.inference_mode(), pytest.raises(RuntimeError, match="inference only"):
+            FastEncoder(tiny)(ids, mask, types)
+    finally:
+        tiny.eval()
+    with pytest.raises(RuntimeError, match="inference only"):
+        FastEncoder(tiny)(ids, mask, types)  # autograd on, parameters require grad
+    with pytest.raises(TypeError, match="BertModel"):
+        FastEncoder(torch.nn.Linear(2, 2))
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"input_ids": [[1, 2]]},
+        {"input_ids": torch.ones(3, dtype=torch.long)},
+        {"input_ids": torch.ones(1, 3)},
+        {"input_ids": torch.full((1, 3), 99)},
+        {"input_ids": torch.full((1, 3), -1)},
+        {"input_ids": torch.ones(1, 65, dtype=torch.long)},
+        {"input_ids": torch.ones(0, 3, dtype=torch.long)},
+        {"input_ids": torch.ones(2, 3, dtype=torch.long), "attention_mask": torch.ones(2, 4)},
+        {"input_ids": torch.ones(1, 3, dtype=torch.long), "attention_mask": torch.full((1, 3), 2)},
+        {"input_ids": torch.ones(1, 3, dtype=torch.long), "token_type_ids": torch.full((1, 3), 2)},
+        {"input_ids": torch.ones(1, 3, dtype=torch.long), "token_type_ids": torch.ones(1, 3)},
+    ],
+)
+def test_bad_inputs_raise_what_the_plain_path_raises(tiny, kwargs):
+    with pytest.raises(Exception) as want, torch.inference_mode():
+        tiny(**kwargs)
+    with pytest.raises(want.type, match=str(want.value).replace("(", r"\(").replace(")", r"\)")
+                       .replace("[", r"\[").replace("]", r"\]")), torch.inference_mode():
+        FastEncoder(tiny)(**kwargs)
+
+
+def test_unknown_pooling_mode(tiny):
+    ids, mask, types = random_batch([3])
+    with pytest.raises(ValueError, match="unknown pooling mode"), torch.inference_mode():
+        FastEncoder(tiny)(ids, mask, types, pooling="median")
+
+
+# ----------------------------------------------------------------------------------------------------
+# all-MiniLM-L6-v2 on real sentences
+
+
+@pytest.fixture(scope="module")
+def real(model_dir):
+    from minisbert.sbert import SentenceBert
+
+    return SentenceBert.from_pretrained(model_dir)
+
+
+@pytest.fixture(scope="module")
+def stsb_sentences(data_dir):
+    from minisbert.data import load_stsb
+
+    return [s for p in load_stsb("test", data_dir)[:200] for s in (p.sentence1, p.sentence2)]
+
+
+def test_real_model_on_padded_stsb_batches(real, stsb_sentences):
+    for start in (0, 300):  # input order: lengths mixed, plenty of padding
+        batch = real.tokenize(stsb_sentences[start:start + 64])
+        ids, mask, types = batch["input_ids"], batch["attention_mask"], batch["token_type_ids"]
+        assert mask.eq(0).any()
+        with torch.inference_mode():
+            hidden = real.bert(ids, mask, types).last_hidden_state  # (B, T, H), the plain path
+        for mode in POOLING_MODES:
+            want = Pooling(mode)(hidden, mask)
+            got = fast(real.bert, ids, mask, types, mode)
+            assert_close(got, want, normalized=True)
+            assert_close(got, want)
+
+
+def test_real_model_single_sentence_and_512_tokens(real):
+    long_text = " ".join(["the quick brown fox jumps over the lazy dog near the riverbank"] * 60)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tokenizer says it truncated the long text: that is the point
+        batch = real.tokenizer([long_text, "short"], padding=True, truncation=True, max_length=512,
+                               return_tensors="pt")
+    assert batch["input_ids"].shape[1] == 512
+    for rows in (slice(0, 2), slice(1, 2)):  # 512 tokens beside a padded short one; a batch of one
+        args = [batch[k][rows] for k in ("input_ids", "attention_mask", "token_type_ids")]
+        assert_close(fast(real.bert, *args), plain(real.bert, *args), normalized=True)
+
+
+@pytest.mark.parametrize("use_onednn", [True, False], ids=["onednn", "F.linear"])
+def test_both_matrix_product_backends(tiny, use_onednn):
+    ids, mask, types = random_batch([6, 11, 2])
+    encoder = FastEncoder(tiny, use_onednn=use_onednn)
+    with torch.inference_mode():
+        got = encoder(ids, mask, types)
+    assert encoder.weights.layer(0).qkv.onednn == (use_onednn and torch.backends.mkldnn.is_available())
+    assert_close(got, plain(tiny, ids, mask, types))
+
+
+def test_float64_model_takes_the_plain_matrix_product(tiny):
+    import copy
+
+    model = copy.deepcopy(tiny).double()
+    ids, mask, types = random_batch([6, 3])
+    encoder = FastEncoder(model)
+    with torch.inference_mode():
+        got = encoder(ids, mask, types)
+    assert not encoder.weights.layer(0).qkv.onednn
+    assert (got - plain(model, ids, mask, types)).abs().max().item() <= 1e-12
+
+
+def test_encode_fast_and_plain_give_the_same_vectors(real, stsb_sentences):
+    import copy
+    import pickle
+
+    sentences = stsb_sentences[:64] + ["", "a", "word " * 300]  # empty, one token, truncated at 256
+    assert real.fast_inference  # the default
+    fast_vectors = real.encode(sentences, batch_size=32, convert_to="torch")
+    one = real.encode(sentences[5], convert_to="torch")
+    real.fast_inference = False
+    try:
+        plain_vectors = real.encode(sentences, batch_size=32, convert_to="torch")
+    finally:
+        real.fast_inference = True
+    assert (fast_vectors - plain_vectors).abs().max().item() <= TOL
+    assert (one - plain_vectors[5]).abs().max().item() <= TOL
+    # A model that has encoded (and so holds prepared weights) still copies and pickles.
+    copy.deepcopy(real)
+    pickle.loads(pickle.dumps(real))
