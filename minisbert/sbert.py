@@ -102,6 +102,11 @@ class SentenceBert(nn.Module):
         # False: encode() calls the plain BertModel forward (with SDPA attention) instead.
         self.fast_inference = True
         self._fast = None  # the FastEncoder, made on first use
+        # encode() runs BERT once per distinct token sequence and copies the vector to every repeat: a
+        # sentence's vector does not depend on its batch neighbours, so a repeat would give the same
+        # vector again (real data repeats itself: 7.5% of STS Benchmark test's sentences, about half of
+        # SICK's). False: every input sentence goes through BERT, as sentence-transformers does.
+        self.deduplicate = True
 
     @property
     def dim(self) -> int:
@@ -229,10 +234,18 @@ class SentenceBert(nn.Module):
         # 1. Tokenize everything, unpadded: each sentence's real token ids, truncated at max_seq_length.
         ids = self.tokenizer(sentences, padding=False, truncation=True, max_length=self.max_seq_length,
                              return_tensors=None)["input_ids"]
-        lengths = [len(x) for x in ids]
+        # Sentences with the same ids (the same string, or strings the tokenizer does not tell apart,
+        # as "Dog." and "dog." in an uncased vocabulary) are encoded once: `first[i]` is the row that
+        # sentence i copies, `todo` the rows that go through BERT.
+        first = list(range(len(ids)))
+        if self.deduplicate:
+            seen: dict[tuple[int, ...], int] = {}
+            first = [seen.setdefault(tuple(x), i) for i, x in enumerate(ids)]
+        todo = [i for i, f in enumerate(first) if f == i]
+        lengths = {i: len(ids[i]) for i in todo}
 
         # 2. Longest first; a stable sort keeps equal-length sentences in input order.
-        order = sorted(range(len(sentences)), key=lambda i: -lengths[i])
+        order = sorted(todo, key=lambda i: -lengths[i])
         starts = range(0, len(order), batch_size)
         bar = None
         if progress or (progress is None and len(starts) > PROGRESS_MIN_BATCHES and sys.stderr.isatty()):
@@ -265,6 +278,9 @@ class SentenceBert(nn.Module):
         finally:
             if bar is not None:
                 bar.close()
+        repeats = [i for i, f in enumerate(first) if f != i]
+        if repeats:
+            out[torch.tensor(repeats, device=device)] = out[torch.tensor([first[i] for i in repeats], device=device)]
 
     # ------------------------------------------------------------------------------------------------
     # Model folders

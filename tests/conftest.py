@@ -28,3 +28,16 @@ def data_dir() -> Path:
         f"the STS Benchmark and SICK data are not at {path}: set MINISBERT_DATA (make test does)"
     )
     return path
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One intra-op thread for a module of small models (``pytest.mark.usefixtures("one_thread")``): a
+    second one gains little there, and on a busy machine a thread pool waiting for a descheduled worker
+    makes each step many times slower."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

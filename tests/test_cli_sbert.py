@@ -101,9 +101,10 @@ def test_bench_quick_run(data_dir, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "machine:" in printed and "sent/s" in printed
     result = json.loads(out.read_text())
-    assert {r["system"] for r in result["rows"]} == {"minisbert", "sentence-transformers", "hf-bert-mean"}
-    assert result["sentences"] == 48
-    for row in result["rows"]:  # the three systems compute the same vectors
+    assert {r["system"] for r in result["rows"]} == {"minisbert", "minisbert-no-dedup", "sentence-transformers",
+                                                     "hf-bert-mean"}
+    assert result["sentences"] == 48 and 0 < result["distinct_sentences"] <= 48
+    for row in result["rows"]:  # the four systems compute the same vectors
         assert row["max_abs_diff"] <= 1e-5 and row["sentences_per_s"] > 0
     assert set(result["training_steps_per_s"]) == {"minisbert", "sentence-transformers"}
     assert "steps/s" in printed and "% roof" in printed

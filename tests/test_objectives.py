@@ -40,14 +40,7 @@ ST_DISTANCES = {"euclidean": TripletDistanceMetric.EUCLIDEAN, "cosine": TripletD
                 "manhattan": TripletDistanceMetric.MANHATTAN}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread for these small models: a second one gains little here, and on a busy
-    machine a thread pool waiting for a descheduled worker makes each step many times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

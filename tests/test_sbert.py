@@ -130,6 +130,32 @@ def test_order_is_restored_and_batching_does_not_matter(ours, sentences, our_vec
         assert np.abs(got - our_vectors[pick]).max() <= TOL
 
 
+def test_repeated_sentences_go_through_bert_once(ours, sentences, our_vectors, monkeypatch):
+    # Repeats, and a spelling the uncased tokenizer does not tell apart from sentence 0.
+    picks = [0, 1, 0, 2, 1, 1, 0]
+    texts = [sentences[i] for i in picks]
+    texts[-1] = texts[-1].upper()
+    rows_through_bert = []
+    forward = ours._forward_for_encode
+
+    def counting(batch):
+        rows_through_bert.append(batch["input_ids"].shape[0])
+        return forward(batch)
+
+    monkeypatch.setattr(ours, "_forward_for_encode", counting)
+    assert ours.deduplicate  # the default
+    got = ours.encode(texts, batch_size=2)
+    assert sum(rows_through_bert) == 3
+    assert np.abs(got - our_vectors[picks]).max() <= TOL
+    assert (got[0] == got[2]).all() and (got[0] == got[6]).all() and (got[1] == got[4]).all()
+
+    rows_through_bert.clear()
+    monkeypatch.setattr(ours, "deduplicate", False)
+    every = ours.encode(texts, batch_size=2)
+    assert sum(rows_through_bert) == len(texts)
+    assert np.abs(every - got).max() <= TOL
+
+
 def test_one_string_gives_one_vector(ours, st):
     v = ours.encode("A man is playing a guitar.")
     assert v.shape == (384,)

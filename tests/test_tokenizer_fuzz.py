@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from minisbert.tokenizer import BertTokenizer, _is_cjk, basic_tokenize
+from test_tokenizer import hf, ours  # noqa: F401  (the fixtures: ours and transformers' on the real vocabulary)
 
 pytestmark = pytest.mark.filterwarnings("ignore:an input longer than the limit")
 
@@ -60,18 +61,6 @@ def as_rust_sees_it(text: str, skew: dict[int, str]) -> str:
 def _contexts(char: str) -> str:
     # Inside a word, and next to its own upper case (which reaches the lower-casing step).
     return f"a{char}b {char}{char.upper()}"
-
-
-@pytest.fixture(scope="module")
-def ours(model_dir):
-    return BertTokenizer.from_pretrained(model_dir)
-
-
-@pytest.fixture(scope="module")
-def hf(model_dir):
-    from transformers import BertTokenizer as HFBertTokenizer
-
-    return HFBertTokenizer.from_pretrained(model_dir)
 
 
 @pytest.fixture(scope="module")

@@ -33,14 +33,7 @@ from minisbert.train import TrainConfig, load_checkpoint, make_optimizer, save_c
 FAST = dict(batch_size=8, lr=1e-3, progress=False)  # a random model needs a larger step than 2e-5
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread for these small models: a second one gains little here, and on a busy
-    machine a thread pool waiting for a descheduled worker makes each step many times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
