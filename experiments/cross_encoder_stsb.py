@@ -6,11 +6,15 @@ needs one BERT pass per pair; SBERT needs one per sentence).
 
 Recipe: the cross-encoder starts from all-MiniLM-L6-v2's BERT weights (the same encoder the bi-encoder
 uses) with a new one-output head on the pooled [CLS] (``minisbert.cross_encoder``); it is trained on
-STSb train with binary cross-entropy against score / 5 (what sentence-transformers' STSb cross-encoder
-example does), through ``minisbert.train.train``: AdamW, lr 2e-5, batch 16, warm-up over 10% of the
-steps, gradient clipping at 1, seed 0. The epoch with the best dev Spearman is kept.
+STSb train with binary cross-entropy against score / 5, each pair in both orders (what
+sentence-transformers' STSb cross-encoder example does), through ``minisbert.train.train``: AdamW,
+lr 2e-5, batch 16, warm-up over 10% of the steps, gradient clipping at 1, seed 0. The epoch with the
+best dev Spearman is kept.
 
-    flock /tmp/minisbert-heavy.lock python experiments/cross_encoder_stsb.py --epochs 1 > run.log 2>&1
+    flock /tmp/minisbert-heavy.lock python experiments/cross_encoder_stsb.py --epochs 2 --both-orders > run.log 2>&1
+
+Measured (2-core CPU): 1 epoch, one order: test Spearman 77.31 (dev 81.84); 2 epochs, both orders:
+81.89 (dev 85.78, 86.08), in 34 min.
 
 Writes experiments/results/cross_encoder_stsb.{json,md}; the model goes to weights/cross-encoder-stsb
 (not committed; ``python -m minisbert cost`` picks it up from there for the agreement numbers).
