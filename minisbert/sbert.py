@@ -98,7 +98,7 @@ class SentenceBert(nn.Module):
         self.normalize = bool(normalize)
         self.max_seq_length = max_seq_length
         # encode() runs the fast inference path of minisbert/fast.py (packed tokens, fused Q/K/V,
-        # oneDNN-packed weights): the same vectors within 1e-6, ~1.15× the plain forward on a CPU.
+        # oneDNN-packed weights): the same vectors within 1e-6, ~1.1× the plain forward on a CPU.
         # False: encode() calls the plain BertModel forward (with SDPA attention) instead.
         self.fast_inference = True
         self._fast = None  # the FastEncoder, made on first use
