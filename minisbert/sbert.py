@@ -185,10 +185,12 @@ class SentenceBert(nn.Module):
           real tokens packed into one matrix (no work on padding), Q/K/V in one matrix product, weights
           packed once for oneDNN, attention per group of equal-length sentences with no mask. Set
           ``sbert.fast_inference = False`` to run the plain ``BertModel`` forward (attention through
-          torch's fused ``scaled_dot_product_attention``) instead: same vectors within 1e-6.
+          torch's fused ``scaled_dot_product_attention``) instead: same vectors within 1e-6;
+        * each distinct token sequence goes through BERT once (``self.deduplicate``, on by default); its
+          repeats get a copy of its vector. 7.5% of the STS Benchmark test sentences are repeats.
 
-        ``batch_size`` is what it says: sentences per forward pass (batches are not regrouped by token
-        count).
+        ``batch_size`` is what it says: distinct sentences per forward pass (batches are not regrouped by
+        token count).
 
         Padding cannot change a vector: padded keys get zero attention weight and pooling is masked,
         so a sentence's vector does not depend on its batch neighbours.
