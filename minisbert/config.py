@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from .weights import read_json
+
 
 @dataclass
 class BertConfig:
@@ -63,10 +65,7 @@ class BertConfig:
             path = path / "config.json"
         if not path.is_file():
             raise FileNotFoundError(f"config file not found: {path}")
-        try:
-            values = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path} is not valid JSON: {e}") from None
+        values = read_json(path)
         if not isinstance(values, dict):
             raise ValueError(f"{path} must hold a JSON object, got {type(values).__name__}")
         return cls.from_dict(values)

@@ -52,7 +52,8 @@ from .bert import BertModel
 from .config import BertConfig
 from .examples import PairExample, check_examples_list
 from .sbert import ST_TRANSFORMER, SentenceBert, load_tokenizer
-from .weights import WeightsError, load_state_strict, read_safetensors, resolve_model_dir, save_tensors
+from .weights import (WeightsError, load_state_strict, read_json, read_safetensors, resolve_model_dir,
+                      save_tensors)
 
 WEIGHTS = "model.safetensors"
 HEAD_PREFIX = "classifier."
@@ -225,7 +226,7 @@ class CrossEncoder(nn.Module):
             raise ValueError(f"num_labels must be a positive int, got {num_labels!r}")
         folder = resolve_model_dir(folder_or_name)
         bert = BertModel(BertConfig.from_json(folder / "config.json"))
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))  # id2label, classifier_dropout
+        config = read_json(folder / "config.json")  # id2label, classifier_dropout
         tensors = read_safetensors(folder / WEIGHTS)
         load_state_strict(bert, tensors, source=str(folder / WEIGHTS))  # canonical_key drops classifier.*
         head = {k[len(HEAD_PREFIX):]: v for k, v in tensors.items() if k.startswith(HEAD_PREFIX)}

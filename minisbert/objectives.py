@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .examples import PairExample, TripletExample, check_examples_list
-from .weights import WeightsError, atomic_write, load_state_strict, read_safetensors, save_tensors
+from .weights import WeightsError, atomic_write, load_state_strict, read_json, read_safetensors, save_tensors
 
 #: The parts the classifier may concatenate (it concatenates the chosen ones in the order given).
 FEATURES = ("u", "v", "|u-v|", "u*v")
@@ -215,10 +215,7 @@ class ClassificationObjective(nn.Module):
         path = folder / HEAD_CONFIG
         if not path.is_file():
             raise FileNotFoundError(f"no classifier head in {folder}: {HEAD_CONFIG} is missing")
-        try:
-            config = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path} is not valid JSON: {e}") from None
+        config = read_json(path)
         if config.get("dim") != model.dim:
             raise WeightsError(f"{path}: the head was trained on {config.get('dim')}-dimensional vectors, "
                                f"the model gives {model.dim}")

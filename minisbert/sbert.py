@@ -32,14 +32,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .bert import BertModel
 from .pooling import POOLING_MODES, Pooling
-from .weights import resolve_model_dir, save_tensors
+from .weights import read_json, resolve_model_dir, save_tensors
 
 # encode() shows a progress bar by itself only when a person is watching (stderr is a terminal) and the
 # run is long enough to be worth one: more than this many batches (about 10 s of CPU for MiniLM).
@@ -455,7 +454,7 @@ def load_tokenizer(folder: Path):
     sentence-transformers 6.x saves only tokenizer.json (no vocab.txt); its WordPiece vocabulary and its
     BertNormalizer flags are the same information.
     """
-    from .tokenizer import BertTokenizer
+    from .tokenizer import BertTokenizer, special_tokens
 
     folder = Path(folder)
     if (folder / "vocab.txt").is_file() or not (folder / "tokenizer.json").is_file():
@@ -473,12 +472,7 @@ def load_tokenizer(folder: Path):
         "tokenize_chinese_chars": normalizer.get("handle_chinese_chars", True),
         "model_max_length": config.get("model_max_length"),
     }
-    for name in ("unk_token", "sep_token", "pad_token", "cls_token", "mask_token"):
-        token = config.get(name)
-        if isinstance(token, dict):  # older configs store {"content": "[UNK]", ...}
-            token = token.get("content")
-        if token is not None:
-            kwargs[name] = token
+    kwargs.update(special_tokens(config))
     return BertTokenizer(model["vocab"], **kwargs)
 
 
@@ -500,10 +494,7 @@ def _pooling_from_config(config: dict, folder: Path) -> tuple[str, int | None]:
 def _read_json(path: Path):
     if not path.is_file():
         raise FileNotFoundError(f"model folder file not found: {path}")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path} is not valid JSON: {e}") from None
+    return read_json(path)
 
 
 def _check_texts(texts, name: str = "texts") -> list[str]:

@@ -61,7 +61,6 @@ instance, so a silently shortened input is noticed without flooding a training l
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import unicodedata
@@ -70,6 +69,8 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 import torch
+
+from .weights import read_json
 
 # --------------------------------------------------------------------------------------------------
 # Character classes (steps 2-6 of the module docstring)
@@ -237,6 +238,18 @@ _PADDING_MODES = {  # argument -> what to pad to (None: no padding)
 _TRUNCATION_MODES = {True: True, "longest_first": True, False: False, "do_not_truncate": False}
 
 
+def special_tokens(config: dict) -> dict[str, str]:
+    """The special tokens a ``tokenizer_config.json`` names: {"unk_token": "[UNK]", ...}, those it has."""
+    tokens = {}
+    for key in ("unk_token", "sep_token", "pad_token", "cls_token", "mask_token"):
+        token = config.get(key)
+        if isinstance(token, dict):  # older configs store {"content": "[UNK]", ...}
+            token = token.get("content")
+        if token is not None:
+            tokens[key] = token
+    return tokens
+
+
 def load_vocab(path: str | os.PathLike) -> dict[str, int]:
     """``vocab.txt``: one token per line, its id is the line number (from 0)."""
     with open(path, encoding="utf-8") as f:
@@ -314,17 +327,12 @@ class BertTokenizer:
             raise FileNotFoundError(f"no vocab.txt in {folder}")
         config = {}
         if (folder / "tokenizer_config.json").is_file():
-            config = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
+            config = read_json(folder / "tokenizer_config.json")
         kwargs = {}
         for key in ("do_lower_case", "strip_accents", "tokenize_chinese_chars", "model_max_length"):
             if config.get(key) is not None:
                 kwargs[key] = config[key]
-        for key in ("unk_token", "sep_token", "pad_token", "cls_token", "mask_token"):
-            token = config.get(key)
-            if isinstance(token, dict):  # older configs store {"content": "[UNK]", ...}
-                token = token.get("content")
-            if token is not None:
-                kwargs[key] = token
+        kwargs.update(special_tokens(config))
         kwargs.update(overrides)
         return cls(load_vocab(vocab_file), **kwargs)
 

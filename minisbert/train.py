@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
 import shutil
 import tempfile
@@ -49,7 +48,7 @@ import torch
 from torch import nn
 
 from .sbert import _finish_tree, _replace_dir  # flush + permissions, then one atomic swap
-from .weights import WeightsError, load_state_strict, read_safetensors, save_tensors
+from .weights import WeightsError, load_state_strict, read_json, read_safetensors, save_tensors
 
 CHECKPOINT_WEIGHTS = "objective.safetensors"  # model + head
 CHECKPOINT_OPTIMIZER = "optimizer.safetensors"  # Adam's moments and step counts, one entry per parameter
@@ -383,10 +382,7 @@ def load_checkpoint(folder: str | Path, objective: nn.Module, optimizer: torch.o
     """Restore what ``save_checkpoint`` wrote into live objects; returns the TrainState to continue from."""
     folder = Path(folder)
     path = folder / CHECKPOINT_STATE
-    try:
-        saved = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise WeightsError(f"{path} is not valid JSON: {e}") from None
+    saved = read_json(path, error=WeightsError)
     if saved["run"] != run:
         raise ValueError(f"the checkpoint in {folder} is from a different run ({saved['run']}); "
                          f"this one is {run}: resume with the same data, batch size, epochs and seed")

@@ -41,6 +41,19 @@ class WeightsError(ValueError):
     """A checkpoint that cannot be loaded: corrupt, truncated, or not matching the model."""
 
 
+def read_json(path: str | Path, error: type[ValueError] = ValueError):
+    """A JSON file of a model folder or checkpoint (config.json, tokenizer_config.json, ...), parsed.
+
+    A file that is not JSON raises ``error`` naming the file, not json's bare "Expecting value: line 1
+    column 1". Whether the file must exist is the caller's to say (its message names what is missing).
+    """
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise error(f"{path} is not valid JSON: {e}") from None
+
+
 def check_safetensors_header(path: Path) -> dict:
     """Read and validate a safetensors header; returns {name: {"dtype", "shape", "data_offsets"}}.
 

@@ -237,68 +237,55 @@ def measure_memory(system, folder, batch_size, data_dir, limit, device="cpu", th
 # Training: one step = tokenize both columns, forward, loss, backward, clip, AdamW step
 
 
-def adamw(named_parameters, lr=2e-5, weight_decay=0.01):
-    """AdamW as minisbert.train and transformers' Trainer set it up: no decay on biases and LayerNorm."""
-    import torch
+def training_step(loss_of, parameters, optimizer):
+    """step(examples) -> loss: forward, backward, clip the gradient norm at 1.0, AdamW step."""
+    from torch import nn
 
-    decay, no_decay = [], []
-    for name, p in named_parameters:
-        if p.requires_grad:
-            (no_decay if name.endswith(".bias") or "LayerNorm" in name else decay).append(p)
-    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    try:
-        return torch.optim.AdamW(groups, lr=lr, fused=True)
-    except (RuntimeError, TypeError):
-        return torch.optim.AdamW(groups, lr=lr)
+    parameters = list(parameters)
+
+    def step(examples):
+        loss = loss_of(examples)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(parameters, 1.0)
+        optimizer.step()
+        return loss.item()
+
+    return step
 
 
 def make_trainer(system: str, folder, device: str = "cpu"):
-    """A function step(examples) -> loss for one training step of ``system``, and its model."""
+    """A function step(examples) -> loss for one training step of ``system`` (None: it has no training)."""
     import torch
-    from torch import nn
+
+    from ..sbert import SentenceBert
+    from ..train import TrainConfig, make_optimizer
 
     if system == "minisbert":  # (training never uses the fast inference path: minisbert-plain is the same)
         from ..objectives import RegressionObjective
-        from ..sbert import SentenceBert
-        from ..train import TrainConfig, make_optimizer
 
         objective = RegressionObjective(SentenceBert.from_pretrained(folder).to(device))
         objective.model.bert.use_sdpa = TrainConfig().use_sdpa  # as minisbert.train.train sets it
-        optimizer, _ = make_optimizer(objective, TrainConfig())
         objective.train()
-
-        def step(examples):
-            loss = objective(examples)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(objective.parameters(), 1.0)
-            optimizer.step()
-            return loss.item()
-
-        return step
+        return training_step(objective, objective.parameters(), make_optimizer(objective, TrainConfig())[0])
     if system == "sentence-transformers":
         from sentence_transformers import SentenceTransformer
         from sentence_transformers.sentence_transformer.losses import CosineSimilarityLoss
 
         model = SentenceTransformer(str(folder), device=device)
         loss_fn = CosineSimilarityLoss(model)
-        optimizer = adamw(model.named_parameters())
         model.train()
         tokenize = getattr(model, "preprocess", None) or model.tokenize  # 6.x calls it preprocess
 
-        def step(examples):
+        def loss_of(examples):
             features = [tokenize([e.a for e in examples]), tokenize([e.b for e in examples])]
             features = [{k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in f.items()}
                         for f in features]
             labels = torch.tensor([e.label for e in examples], dtype=torch.float32, device=device)
-            loss = loss_fn(features, labels)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            return loss.item()
+            return loss_fn(features, labels)
 
-        return step
+        # The same AdamW set-up as minisbert's: no decay on biases and LayerNorm weights, fused.
+        return training_step(loss_of, model.parameters(), make_optimizer(model, TrainConfig())[0])
     return None  # hf-bert-mean: an encoder only, no training loop; minisbert-no-dedup, -plain: as minisbert
 
 
