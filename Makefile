@@ -1,6 +1,7 @@
 # Two commands on a fresh machine:
 #   make demo   set everything up (.venv, CPU torch, minisbert and its test extras, the weights), run the demo
-#   make test   the same set-up, then every test (notebooks included)
+#   make test   the same set-up, then every test (notebooks included); this is what CI runs
+# and while working: make test-fast, the tests marked fast (tiny models, tokenizer, ...), about a minute
 
 PYTHON ?= python3
 VENV   := .venv
@@ -15,7 +16,7 @@ ifneq ($(wildcard ../shared/data),)
 export MINISBERT_DATA ?= $(abspath ../shared/data)
 endif
 
-.PHONY: setup demo test bench weights clean
+.PHONY: setup demo test test-fast bench weights notebooks notebooks-sync clean
 
 setup: $(VENV)/.installed weights
 
@@ -36,8 +37,19 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest -q
 
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "fast and not slow"
+
 bench: setup
-	$(BIN)/python -m minisbert bench
+	$(BIN)/python -m benchmarks.bench
+
+# The notebooks: NN_name.py (jupytext percent format) paired with NN_name.ipynb. notebooks-sync copies the
+# side edited last to the other; notebooks also runs them and saves the .ipynb with outputs (and docs/nb_*.png).
+notebooks: setup
+	$(BIN)/python notebooks/execute.py
+
+notebooks-sync: $(VENV)/.installed
+	$(BIN)/jupytext --sync notebooks/[0-9][0-9]_*.py
 
 clean:
 	rm -rf $(VENV) weights/$(MODEL) .pytest_cache

@@ -1,13 +1,12 @@
 """Shared set-up for the experiment scripts: threads, data folder, timing context, result files.
 
-Every script is meant to run alone on the machine (the team serialises heavy runs with
-``flock /tmp/minisbert-heavy.lock python experiments/<script>.py``); it prints as it goes and writes
-its numbers to ``experiments/results/<name>.json``.
+Every script is meant to run alone on the machine (other heavy work skews its timings), from the
+repository root: ``python experiments/<script>.py``. It reads the data from the folder named by
+``$MINISBERT_DATA``, prints as it goes and writes its numbers to ``experiments/results/<name>.json``.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import time
@@ -20,17 +19,18 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch  # noqa: E402
 
+from minisbert.data import resolve_data_dir  # noqa: E402
+from minisbert.files import write_json  # noqa: E402
+
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "experiments" / "results"
 THREADS = 2  # the machines these numbers come from have 2 cores
 
 
 def setup() -> Path:
-    """Fix the thread count and return the data folder ($MINISBERT_DATA, else ../shared/data)."""
+    """Fix the thread count and return the data folder: ``$MINISBERT_DATA``, checked as the library does."""
     torch.set_num_threads(THREADS)
-    data = Path(os.environ.get("MINISBERT_DATA") or REPO.parent / "shared" / "data")
-    os.environ["MINISBERT_DATA"] = str(data)
-    return data
+    return resolve_data_dir()
 
 
 def machine() -> dict:
@@ -49,9 +49,8 @@ def log(message: str) -> None:
 
 
 def write_results(name: str, results: dict) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
-    path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    write_json(path, results)
     log(f"wrote {path.relative_to(REPO)}")
     return path
 

@@ -1,6 +1,6 @@
 """Train a cross-encoder on STS Benchmark and put its test Spearman next to the bi-encoder's.
 
-The accuracy side of the trade-off that ``python -m minisbert cost`` measures the speed side of
+The accuracy side of the trade-off that ``benchmarks/cost.py`` measures the speed side of
 (Reimers & Gurevych 2019, https://arxiv.org/abs/1908.10084: a cross-encoder scores pairs better, but
 needs one BERT pass per pair; SBERT needs one per sentence).
 
@@ -11,19 +11,18 @@ sentence-transformers' STSb cross-encoder example does), through ``minisbert.tra
 lr 2e-5, batch 16, warm-up over 10% of the steps, gradient clipping at 1, seed 0. The epoch with the
 best dev Spearman is kept.
 
-    flock /tmp/minisbert-heavy.lock python experiments/cross_encoder_stsb.py --epochs 2 --both-orders > run.log 2>&1
+    python experiments/cross_encoder_stsb.py --epochs 2 --both-orders > run.log 2>&1
 
 Measured (2-core CPU): 1 epoch, one order: test Spearman 77.31 (dev 81.84); 2 epochs, both orders:
 81.89 (dev 85.78, 86.08), in 34 min; scored in both orders and averaged (``--evaluate-only``): 82.21.
 
 Writes experiments/results/cross_encoder_stsb.{json,md}; the model goes to weights/cross-encoder-stsb
-(not committed; ``python -m minisbert cost`` picks it up from there for the agreement numbers).
+(not committed; ``python -m benchmarks.cost`` picks it up from there for the agreement numbers).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -33,9 +32,9 @@ from minisbert.cross_encoder import CrossEncoder, CrossEncoderObjective
 from minisbert.data import load_stsb
 from minisbert.evaluate import evaluate_split, pearson, spearman
 from minisbert.examples import PairExample, stsb_regression
+from minisbert.files import read_json, write_json, write_text
 from minisbert.sbert import SentenceBert
 from minisbert.train import TrainConfig, train
-from minisbert.weights import atomic_write
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -69,13 +68,12 @@ def evaluate_only(args) -> int:
     one, both = cross_scores(model, test_pairs, test_gold), averaged_scores(model, test_pairs, test_gold)
     print(f"test Spearman: {one['spearman']:.2f} (a, b); {both['spearman']:.2f} (both orders averaged)")
     results_path = Path(args.results)
-    results = json.loads(results_path.with_suffix(".json").read_text(encoding="utf-8"))
+    results = read_json(results_path.with_suffix(".json"))
     results["cross_encoder_test_both_orders_averaged"] = both
     md = results_path.with_suffix(".md").read_text(encoding="utf-8").split("\n\n")
     md[0] += f"\n| the same cross-encoder, each pair scored in both orders and averaged | {both['spearman']:.2f} | n(n-1) BERT passes |"
-    atomic_write(results_path.with_suffix(".json"),
-                 lambda tmp: Path(tmp).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8"))
-    atomic_write(results_path.with_suffix(".md"), lambda tmp: Path(tmp).write_text("\n\n".join(md), encoding="utf-8"))
+    write_json(results_path.with_suffix(".json"), results)
+    write_text(results_path.with_suffix(".md"), "\n\n".join(md))
     return 0
 
 
@@ -153,9 +151,8 @@ def main(argv=None) -> int:
         + ", ".join(f"{s:.2f}" for s in state.dev_scores) + ".",
     ]) + "\n"
     results_path = Path(args.results)
-    atomic_write(results_path.with_suffix(".json"),
-                 lambda tmp: Path(tmp).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8"))
-    atomic_write(results_path.with_suffix(".md"), lambda tmp: Path(tmp).write_text(md, encoding="utf-8"))
+    write_json(results_path.with_suffix(".json"), results)
+    write_text(results_path.with_suffix(".md"), md)
     print(md)
     return 0
 

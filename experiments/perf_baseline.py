@@ -1,11 +1,13 @@
-"""Baseline: where encode's time goes (tokenizer vs forward), ours vs sentence-transformers, interleaved."""
-import sys, time
+"""Baseline: where encode's time goes (tokenizer vs forward), ours vs sentence-transformers, interleaved.
+
+STS Benchmark test from $MINISBERT_DATA; run from the repository root: python experiments/perf_baseline.py
+"""
+import time
 import torch
 from minisbert.data import load_stsb
 from minisbert.sbert import SentenceBert
 
-D = "/work/shared/data"
-pairs = load_stsb("test", data_dir=D)
+pairs = load_stsb("test")  # from $MINISBERT_DATA
 S = [s for p in pairs for s in (p.sentence1, p.sentence2)]
 sb = SentenceBert.from_pretrained("all-MiniLM-L6-v2")
 from sentence_transformers import SentenceTransformer

@@ -1,10 +1,12 @@
-"""Opt-in lower precision on this CPU: bf16 autocast and fp16 weights, time and error vs fp32 (first 512 STSb test sentences)."""
+"""Opt-in lower precision on this CPU: bf16 autocast and fp16 weights, time and error vs fp32 (first 512 STSb test sentences).
+
+STS Benchmark test from $MINISBERT_DATA; output recorded in experiments/results/perf_bf16.txt.
+"""
 import time, torch, numpy as np
-import torch.nn.functional as F
 from minisbert.data import load_stsb
 from minisbert.sbert import SentenceBert
 from minisbert.fast import FastEncoder
-S = [s for p in load_stsb("test", data_dir="/work/shared/data") for s in (p.sentence1, p.sentence2)][:512]
+S = [s for p in load_stsb("test") for s in (p.sentence1, p.sentence2)][:512]
 sb = SentenceBert.from_pretrained("all-MiniLM-L6-v2")
 fast = FastEncoder(sb.bert)
 def fwd(b): return fast(b["input_ids"], b["attention_mask"], b["token_type_ids"])

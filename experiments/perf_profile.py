@@ -1,13 +1,16 @@
 """Where encode's time goes: torch.profiler over the plain padded forward and the fast packed one
-(all STSb test sentences, batch 32), operator table by self CPU time."""
+(all STSb test sentences, batch 32), operator table by self CPU time.
+
+STS Benchmark test from $MINISBERT_DATA; ``python experiments/perf_profile.py [plain|plain-eager|fast]``;
+output recorded in experiments/results/perf_profile.txt.
+"""
 import sys
-import torch
 from torch.profiler import profile, ProfilerActivity
 from minisbert.data import load_stsb
 from minisbert.sbert import SentenceBert
 from minisbert.fast import FastEncoder
 
-S = [s for p in load_stsb("test", data_dir="/work/shared/data") for s in (p.sentence1, p.sentence2)]
+S = [s for p in load_stsb("test") for s in (p.sentence1, p.sentence2)]
 sb = SentenceBert.from_pretrained("all-MiniLM-L6-v2")
 fast = FastEncoder(sb.bert)
 variant = sys.argv[1] if len(sys.argv) > 1 else "plain"

@@ -23,7 +23,7 @@ The recipe here, in two stages:
 Because the head is already good when the encoder starts to move, the encoder's gradients point
 somewhere useful from the first step, and the encoder's vectors change only as much as the task needs.
 
-    flock /tmp/minisbert-heavy.lock python experiments/train_sick_classification.py > experiments/results/sick_classification.log 2>&1
+    python experiments/train_sick_classification.py > experiments/results/sick_classification.log 2>&1
 """
 
 from __future__ import annotations

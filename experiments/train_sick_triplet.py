@@ -5,7 +5,7 @@ that contradicts it, taken from SICK train's ENTAILMENT and CONTRADICTION pairs 
 anchors). The paper's objective: mean(max(‖a − p‖ − ‖a − n‖ + 1, 0)), Euclidean distance, margin 1;
 batch 16, lr 2e-5, 10% warm-up, 1 epoch, from all-MiniLM-L6-v2. Dev: SICK-R dev (trial) Spearman.
 
-    flock /tmp/minisbert-heavy.lock python experiments/train_sick_triplet.py > experiments/results/sick_triplet.log 2>&1
+    python experiments/train_sick_triplet.py > experiments/results/sick_triplet.log 2>&1
 """
 
 from __future__ import annotations

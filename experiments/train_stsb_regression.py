@@ -15,7 +15,7 @@ Measured: STSb test Spearman (×100) before and after, and the wall time of the 
 Then both step functions are timed again in alternating blocks of 10 batches (the same batches), so that
 a change in machine load hits both sides: that ratio is the fairer one on a shared machine.
 
-    flock /tmp/minisbert-heavy.lock python experiments/train_stsb_regression.py > experiments/results/stsb_regression.log 2>&1
+    python experiments/train_stsb_regression.py > experiments/results/stsb_regression.log 2>&1
 """
 
 from __future__ import annotations

@@ -207,7 +207,7 @@ class BertPooler(nn.Module):
 @dataclass
 class BertModelOutput:
     last_hidden_state: torch.Tensor  # (B, T, H): one contextual vector per token
-    pooler_output: torch.Tensor  # (B, H): tanh(dense(last_hidden_state[:, 0]))
+    pooler_output: torch.Tensor | None  # (B, H): tanh(dense(last_hidden_state[:, 0])); None without a pooler
     hidden_states: tuple[torch.Tensor, ...] | None = None  # L + 1 tensors (B, T, H): embeddings, then each layer
     attentions: tuple[torch.Tensor, ...] | None = None  # L tensors (B, nh, T, T): softmax weights per layer
 
@@ -220,12 +220,13 @@ class BertModel(nn.Module):
     >>> out.last_hidden_state.shape  # (B, T, 384)
     """
 
-    def __init__(self, config: BertConfig):
+    def __init__(self, config: BertConfig, add_pooling_layer: bool = True):
         super().__init__()
         self.config = config
         self.embeddings = BertEmbeddings(config)
         self.encoder = BertEncoder(config)
-        self.pooler = BertPooler(config)
+        # BertForMaskedLM has no pooler (nothing trains it), so its checkpoints hold no pooler.* keys.
+        self.pooler = BertPooler(config) if add_pooling_layer else None
         self.apply(self._init_weights)
 
     def _init_weights(self, module: nn.Module) -> None:
@@ -266,7 +267,7 @@ class BertModel(nn.Module):
 
         return BertModelOutput(
             last_hidden_state=x,
-            pooler_output=self.pooler(x),
+            pooler_output=self.pooler(x) if self.pooler is not None else None,
             hidden_states=tuple(hidden_states) if output_hidden_states else None,
             attentions=tuple(attentions) if output_attentions else None,
         )
@@ -340,3 +341,182 @@ class BertModel(nn.Module):
         folder.mkdir(parents=True, exist_ok=True)
         self.config.to_json(folder / "config.json")
         save_model_weights(self, folder / "model.safetensors")
+
+
+# ----------------------------------------------------------------------------------------------------
+# The pre-training heads (Devlin et al. 2019, section 3.1): masked language model and next sentence.
+#
+#     BertForPreTraining = bert (BertModel) + cls.predictions (MLM) + cls.seq_relationship (NSP)
+#     BertForMaskedLM    = bert (no pooler) + cls.predictions
+#
+# The names are transformers' checkpoint keys. The MLM decoder has no weight of its own: it is the word
+# embedding matrix E (V, H), "tied" (Press & Wolf 2017), so a token's input and output vectors are one and
+# the same; only its bias ``cls.predictions.bias`` (V,) is stored. That is why neither class holds a
+# ``decoder`` module: ``state_dict()`` then has exactly the keys transformers saves.
+
+
+class BertPredictionHeadTransform(nn.Module):
+    """dense → GELU → LayerNorm on each token vector, before the vocabulary projection."""
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.LayerNorm(gelu(self.dense(h)))  # (..., H)
+
+
+class BertLMPredictionHead(nn.Module):
+    """Scores over the vocabulary for each token vector: LN(gelu(dense(h))) @ Eᵀ + b."""
+
+    def __init__(self, config: BertConfig, word_embeddings: nn.Embedding):
+        super().__init__()
+        self.transform = BertPredictionHeadTransform(config)
+        self.bias = nn.Parameter(torch.zeros(config.vocab_size))
+        # A plain attribute, not a submodule: the tied matrix belongs to (and is saved with) the embeddings.
+        object.__setattr__(self, "word_embeddings", word_embeddings)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.transform(h) @ self.word_embeddings.weight.T + self.bias  # (..., H) @ (H, V) -> (..., V)
+
+
+class BertPreTrainingHeads(nn.Module):
+    def __init__(self, config: BertConfig, word_embeddings: nn.Embedding, nsp: bool = True):
+        super().__init__()
+        self.predictions = BertLMPredictionHead(config, word_embeddings)  # checkpoint key: cls.predictions.*
+        if nsp:
+            self.seq_relationship = nn.Linear(config.hidden_size, 2)  # cls.seq_relationship: IsNext / NotNext
+
+
+@dataclass
+class BertForPreTrainingOutput:
+    loss: torch.Tensor | None  # MLM cross-entropy (+ NSP cross-entropy) when labels are given
+    prediction_logits: torch.Tensor  # (B, T, V); (N, V) at the N labelled positions with decode="labelled"
+    seq_relationship_logits: torch.Tensor | None  # (B, 2): [IsNext, NotNext] scores from the pooler output
+    hidden_states: tuple[torch.Tensor, ...] | None = None
+    attentions: tuple[torch.Tensor, ...] | None = None
+
+    @property
+    def logits(self) -> torch.Tensor:  # BertForMaskedLM's name for the same scores
+        return self.prediction_logits
+
+
+class BertForPreTraining(nn.Module):
+    """BERT with both pre-training heads, as transformers' ``BertForPreTraining``.
+
+    The masked-LM loss is cross-entropy over the vocabulary at the positions whose label is not -100
+    (transformers' convention: 15% of the tokens, see ``minisbert/masking.py``); the next-sentence loss
+    is cross-entropy over [IsNext, NotNext] from the pooler output. The total loss is their sum.
+
+    ``decode="labelled"`` projects onto the vocabulary only at the labelled rows. The loss and every
+    gradient are the same (the other 85% of the rows never enter the loss), but the largest matrix
+    product of pre-training, (B·T, H) @ (H, V), shrinks to (N, H) @ (H, V). ``prediction_logits`` is then
+    (N, V), in row-major order of the labelled positions.
+    """
+
+    has_nsp = True
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.config = config
+        self.bert = BertModel(config, add_pooling_layer=self.has_nsp)
+        self.cls = BertPreTrainingHeads(config, self.bert.embeddings.word_embeddings, nsp=self.has_nsp)
+        self.cls.apply(self.bert._init_weights)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        next_sentence_label: torch.Tensor | None = None,
+        output_hidden_states: bool = False,
+        output_attentions: bool = False,
+        decode: str = "all",
+    ) -> BertForPreTrainingOutput:
+        if decode not in ("all", "labelled"):
+            raise ValueError(f"decode must be 'all' or 'labelled', got {decode!r}")
+        if decode == "labelled" and labels is None:
+            raise ValueError("decode='labelled' needs labels: it decodes only where labels != -100")
+        out = self.bert(input_ids, attention_mask, token_type_ids, output_hidden_states, output_attentions)
+        h = out.last_hidden_state  # (B, T, H)
+        if labels is not None:
+            labels = _check_labels(labels, input_ids.shape, self.config.vocab_size, "labels")
+
+        loss = None
+        if decode == "labelled":
+            selected = labels != -100  # (B, T)
+            prediction_logits = self.cls.predictions(h[selected])  # (N, H) -> (N, V)
+            loss = F.cross_entropy(prediction_logits, labels[selected])
+        else:
+            prediction_logits = self.cls.predictions(h)  # (B, T, V)
+            if labels is not None:
+                loss = F.cross_entropy(prediction_logits.flatten(0, 1), labels.flatten(), ignore_index=-100)
+
+        seq_relationship_logits = None
+        if self.has_nsp:
+            seq_relationship_logits = self.cls.seq_relationship(out.pooler_output)  # (B, 2)
+            if next_sentence_label is not None:
+                next_sentence_label = _check_labels(next_sentence_label, input_ids.shape[:1], 2, "next_sentence_label")
+                nsp_loss = F.cross_entropy(seq_relationship_logits, next_sentence_label)
+                loss = nsp_loss if loss is None else loss + nsp_loss
+        elif next_sentence_label is not None:
+            raise ValueError("next_sentence_label given, but this model has no next-sentence head")
+
+        return BertForPreTrainingOutput(loss, prediction_logits, seq_relationship_logits,
+                                        out.hidden_states, out.attentions)
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path):
+        """Build from a folder with ``config.json`` and ``model.safetensors`` holding the heads, in eval mode."""
+        from .weights import load_model_weights, resolve_model_dir
+
+        folder = resolve_model_dir(folder)
+        model = cls(BertConfig.from_json(folder / "config.json"))
+        load_model_weights(model, folder / "model.safetensors", key_map=model.checkpoint_key)
+        return model.eval()
+
+    def checkpoint_key(self, key: str) -> str | None:
+        """This model's parameter name for a checkpoint key, or None for a key it does not hold."""
+        if key.endswith("LayerNorm.gamma"):  # TensorFlow-era names
+            key = key[: -len("gamma")] + "weight"
+        elif key.endswith("LayerNorm.beta"):
+            key = key[: -len("beta")] + "bias"
+        skipped = ("bert.embeddings.position_ids",  # a legacy buffer, always arange(max_positions)
+                   "cls.predictions.decoder.weight", "cls.predictions.decoder.bias")  # tied, see above
+        if key in skipped or (not self.has_nsp and key.startswith(("bert.pooler.", "cls.seq_relationship."))):
+            return None
+        return key
+
+    def save_pretrained(self, folder: str | Path) -> None:
+        """Write ``config.json`` and ``model.safetensors``, loadable by transformers' class of the same name."""
+        from .weights import save_model_weights
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.config.to_json(folder / "config.json", architectures=[type(self).__name__])
+        save_model_weights(self, folder / "model.safetensors")
+
+
+class BertForMaskedLM(BertForPreTraining):
+    """BERT with the masked-LM head only (no pooler, no NSP head), as transformers' ``BertForMaskedLM``.
+
+    RoBERTa (Liu et al. 2019) found that dropping next-sentence prediction does not hurt; this is that model.
+    A checkpoint of ``BertForPreTraining`` loads into it too: the pooler and NSP keys are left out.
+    """
+
+    has_nsp = False
+
+
+def _check_labels(labels, shape, num_classes: int, name: str) -> torch.Tensor:
+    if not isinstance(labels, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(labels).__name__}")
+    if labels.shape != shape:
+        raise ValueError(f"{name} must have shape {tuple(shape)}, got {tuple(labels.shape)}")
+    if labels.dtype not in (torch.int64, torch.int32):
+        raise TypeError(f"{name} must hold integer class ids, got {labels.dtype}")
+    valid = labels[labels != -100]
+    if valid.numel() and (int(valid.min()) < 0 or int(valid.max()) >= num_classes):
+        raise ValueError(f"{name} must lie in [0, {num_classes}) or be -100 (ignored)")
+    return labels.long()

@@ -9,11 +9,11 @@ overrides them; keys this implementation does not use (``architectures``, ``tran
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .weights import read_json
+from .checks import check_positive_int
+from .files import read_json, write_json
 
 
 @dataclass
@@ -35,9 +35,7 @@ class BertConfig:
     def __post_init__(self) -> None:
         for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
                      "intermediate_size", "max_position_embeddings", "type_vocab_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"BertConfig.{name} must be a positive int, got {value!r}")
+            check_positive_int(getattr(self, name), f"BertConfig.{name}")
         if self.hidden_size % self.num_attention_heads != 0:
             raise ValueError(
                 f"BertConfig.hidden_size ({self.hidden_size}) must be divisible by "
@@ -70,10 +68,10 @@ class BertConfig:
             raise ValueError(f"{path} must hold a JSON object, got {type(values).__name__}")
         return cls.from_dict(values)
 
-    def to_dict(self) -> dict:
+    def to_dict(self, architectures: list[str] | None = None) -> dict:
         # The keys transformers expects too, so a saved folder loads with transformers' BertModel.
-        return {"architectures": ["BertModel"], "model_type": "bert",
+        return {"architectures": architectures or ["BertModel"], "model_type": "bert",
                 "position_embedding_type": "absolute", **dataclasses.asdict(self)}
 
-    def to_json(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+    def to_json(self, path: str | Path, architectures: list[str] | None = None) -> None:
+        write_json(path, self.to_dict(architectures))

@@ -15,7 +15,7 @@ Siamese BERT-Networks", https://arxiv.org/abs/1908.10084, section 1): nothing ca
 sentence and reused. Finding the most similar pair among n sentences needs a forward pass for each of
 the n(n-1)/2 pairs, 49,995,000 for n = 10,000, "about 65 hours" on a V100; SBERT encodes each
 sentence once and compares the vectors with a matrix product, "about 5 seconds".
-``minisbert/cost.py`` measures both on this machine.
+``benchmarks/cost.py`` measures both on this machine.
 
 The head is Hugging Face's ``BertForSequenceClassification``, so that the two can be checked against
 each other (``tests/test_cross_encoder.py``) and a saved folder loads in transformers and in
@@ -38,9 +38,7 @@ simply ``sigmoid(z) - y``, while squared error on ``sigmoid(z)`` multiplies that
 
 from __future__ import annotations
 
-import json
 import math
-import sys
 from pathlib import Path
 from typing import Sequence
 
@@ -48,18 +46,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .batching import run_batched
 from .bert import BertModel
+from .checks import check_choice, check_int_range, check_pairs, check_positive_int, is_number
 from .config import BertConfig
 from .examples import PairExample, check_examples_list
-from .sbert import ST_TRANSFORMER, SentenceBert, load_tokenizer
-from .weights import (WeightsError, load_state_strict, read_json, read_safetensors, resolve_model_dir,
-                      save_tensors)
+from .files import read_json, write_folder, write_json, write_st_cross_encoder_files
+from .tokenizer import has_tokenizer, load_tokenizer
+from .weights import WeightsError, load_state_strict, read_safetensors, resolve_model_dir, save_tensors
 
 WEIGHTS = "model.safetensors"
 HEAD_PREFIX = "classifier."
-# What predict applies to the logits, named as sentence-transformers' folder names it.
-ST_SIGMOID = "torch.nn.modules.activation.Sigmoid"
-ST_IDENTITY = "torch.nn.modules.linear.Identity"
 
 
 class CrossEncoder(nn.Module):
@@ -90,8 +87,7 @@ class CrossEncoder(nn.Module):
         limit = bert.config.max_position_embeddings
         if max_seq_length is None:
             max_seq_length = min(getattr(tokenizer, "model_max_length", limit) or limit, limit)
-        if not isinstance(max_seq_length, int) or isinstance(max_seq_length, bool) or not 3 <= max_seq_length <= limit:
-            raise ValueError(f"max_seq_length must be an int from 3 ([CLS] and two [SEP]) to {limit}, got {max_seq_length!r}")
+        check_int_range(max_seq_length, "max_seq_length", 3, limit, f" (3: [CLS] and two [SEP]; {limit}: the model's positions)")
         H = bert.config.hidden_size
         self.bert = bert
         self.tokenizer = tokenizer
@@ -100,6 +96,9 @@ class CrossEncoder(nn.Module):
         self.classifier_dropout = classifier_dropout
         self.dropout = nn.Dropout(bert.config.hidden_dropout_prob if classifier_dropout is None else classifier_dropout)
         self.classifier = nn.Linear(H, len(labels))  # (H,) -> (num_labels,)
+        # predict() scores each distinct pair once (the same token ids and types give the same score)
+        # and copies the score to its repeats. False: every pair goes through BERT.
+        self.deduplicate = True
         # BERT's initialisation for a new head (transformers does the same): small normal weights, zero bias.
         nn.init.normal_(self.classifier.weight, mean=0.0, std=bert.config.initializer_range)
         nn.init.zeros_(self.classifier.bias)
@@ -148,55 +147,22 @@ class CrossEncoder(nn.Module):
         ``CrossEncoder.predict``); k outputs are returned as logits either way. Every pair is one
         forward pass of the whole encoder: that is the cross-encoder's cost.
 
-        Made fast the way ``SentenceBert.encode`` is (none of it changes a score beyond float
-        rounding): pairs are batched in order of token count so each batch is padded only to its own
-        longest pair, no autograd graph is recorded, and attention uses the fused kernel.
+        Batched the way ``SentenceBert.encode`` is (``minisbert/batching.py``; none of it changes a score
+        beyond float rounding): pairs are batched in order of token count so each batch is padded only
+        to its own longest pair, a pair that repeats (the same tokens) is scored once, no autograd graph
+        is recorded, and attention uses the fused kernel.
         """
         pairs = check_pairs(pairs)
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-        if convert_to not in ("numpy", "torch"):
-            raise ValueError(f"convert_to must be 'numpy' or 'torch', got {convert_to!r}")
+        check_positive_int(batch_size, "batch_size")
+        check_choice(convert_to, "convert_to", ("numpy", "torch"))
         tok = self._require_tokenizer()
 
-        n = len(pairs)
-        logits = torch.empty(n, self.num_labels, dtype=self.classifier.weight.dtype, device=self.device)
-        if n:
-            # 1. Tokenize every pair, unpadded (longest-first truncation at max_seq_length).
-            enc = tok([a for a, _ in pairs], text_pair=[b for _, b in pairs], padding=False, truncation=True,
+        # Every pair's ids and token types, unpadded (longest-first truncation at max_seq_length).
+        encoded = tok([a for a, _ in pairs], text_pair=[b for _, b in pairs], padding=False, truncation=True,
                       max_length=self.max_seq_length, return_tensors=None)
-            ids, types = enc["input_ids"], enc["token_type_ids"]
-            lengths = [len(x) for x in ids]
-            # 2. Longest first (running out of memory happens at once, not at the end); stable sort.
-            order = sorted(range(n), key=lambda i: -lengths[i])
-            starts = range(0, n, batch_size)
-            bar = None
-            if progress or (progress is None and len(starts) > 100 and sys.stderr.isatty()):
-                from tqdm.auto import tqdm
-
-                bar = tqdm(total=n, desc="cross-encoder", unit="pair")
-            was_training, had_sdpa = self.training, self.bert.use_sdpa
-            self.eval()  # dropout off: the same pair always gets the same score
-            self.bert.use_sdpa = True
-            pad = tok.pad_token_id
-            try:
-                with torch.inference_mode():
-                    for start in starts:
-                        rows = order[start:start + batch_size]
-                        T = lengths[rows[0]]  # the longest pair in the batch comes first
-                        input_ids = torch.tensor([ids[i] + [pad] * (T - lengths[i]) for i in rows])  # (B, T)
-                        type_ids = torch.tensor([types[i] + [0] * (T - lengths[i]) for i in rows])  # (B, T)
-                        mask = (torch.arange(T)[None, :] < torch.tensor([lengths[i] for i in rows])[:, None]).long()
-                        z = self(input_ids.to(self.device), mask.to(self.device), type_ids.to(self.device))  # (B, k)
-                        logits[torch.tensor(rows, device=self.device)] = z
-                        if bar is not None:
-                            bar.update(len(rows))
-            finally:
-                self.bert.use_sdpa = had_sdpa
-                self.train(was_training)
-                if bar is not None:
-                    bar.close()
-
+        logits = run_batched(self, lambda batch: self(**batch), encoded, width=self.num_labels,
+                             batch_size=batch_size, pad_id=tok.pad_token_id, deduplicate=self.deduplicate,
+                             progress=progress, desc="cross-encoder", unit="pair")  # (N, k)
         out = logits
         if self.num_labels == 1:
             out = logits[:, 0]  # (N,)
@@ -222,15 +188,14 @@ class CrossEncoder(nn.Module):
         """
         if labels is not None and num_labels is not None and len(labels) != num_labels:
             raise ValueError(f"labels has {len(labels)} names but num_labels is {num_labels}")
-        if num_labels is not None and (isinstance(num_labels, bool) or not isinstance(num_labels, int) or num_labels < 1):
-            raise ValueError(f"num_labels must be a positive int, got {num_labels!r}")
+        check_positive_int(num_labels, "num_labels", allow_none=True)
         folder = resolve_model_dir(folder_or_name)
         bert = BertModel(BertConfig.from_json(folder / "config.json"))
         config = read_json(folder / "config.json")  # id2label, classifier_dropout
         tensors = read_safetensors(folder / WEIGHTS)
         load_state_strict(bert, tensors, source=str(folder / WEIGHTS))  # canonical_key drops classifier.*
         head = {k[len(HEAD_PREFIX):]: v for k, v in tensors.items() if k.startswith(HEAD_PREFIX)}
-        tokenizer = load_tokenizer(folder) if (folder / "vocab.txt").is_file() or (folder / "tokenizer.json").is_file() else None
+        tokenizer = load_tokenizer(folder) if has_tokenizer(folder) else None
 
         if head:
             saved = config.get("id2label") or {}
@@ -256,7 +221,8 @@ class CrossEncoder(nn.Module):
         return model.eval()
 
     def save(self, folder: str | Path) -> None:
-        """Write the model folder atomically, replacing an existing model folder in one step (``SentenceBert.save``).
+        """Write the model folder atomically, replacing an existing model folder in one step
+        (``minisbert.files.write_folder``, as ``SentenceBert.save``).
 
         Files::
 
@@ -266,15 +232,12 @@ class CrossEncoder(nn.Module):
             modules.json, sentence_bert_config.json, config_sentence_transformers.json
                                        what sentence-transformers 6.x needs to load it as a CrossEncoder
         """
-        # The very same staging-folder-then-rename code as the bi-encoder's folders: SentenceBert.save only
-        # checks the target, calls self._write_folder(tmp) and swaps tmp into place.
-        SentenceBert.save(self, folder)
+        write_folder(folder, self.write_files)
 
-    def _write_folder(self, path: Path) -> None:
-        def write_json(name: str, obj) -> None:
-            (path / name).write_text(json.dumps(obj, indent=2) + "\n", encoding="utf-8")
-
-        write_json("config.json", {
+    def write_files(self, path: Path) -> None:
+        """The files of ``save`` written into the existing folder ``path`` (no staging: ``save`` does that)."""
+        path = Path(path)
+        write_json(path / "config.json", {
             **self.bert.config.to_dict(),
             "architectures": ["BertForSequenceClassification"],
             "classifier_dropout": self.classifier_dropout,
@@ -283,21 +246,8 @@ class CrossEncoder(nn.Module):
         })
         save_tensors(self.state_dict(), path / WEIGHTS)  # keys bert.* and classifier.*: BertForSequenceClassification's
         if self.tokenizer is not None:
-            # The same vocab.txt / tokenizer_config.json writer as the bi-encoder's folders: it reads only
-            # .tokenizer and .max_seq_length, which a CrossEncoder has too.
-            SentenceBert._write_tokenizer(self, path)
-        write_json("modules.json", [{"idx": 0, "name": "0", "path": "", "type": ST_TRANSFORMER}])
-        write_json("sentence_bert_config.json", {
-            "transformer_task": "sequence-classification",
-            "modality_config": {"text": {"method": "forward", "method_output_name": "logits"}},
-            "module_output_name": "scores",
-        })
-        write_json("config_sentence_transformers.json", {
-            "model_type": "CrossEncoder",
-            "activation_fn": ST_SIGMOID if self.num_labels == 1 else ST_IDENTITY,
-            "prompts": {},
-            "default_prompt_name": None,
-        })
+            self.tokenizer.save(path, model_max_length=self.max_seq_length)
+        write_st_cross_encoder_files(path, num_labels=self.num_labels)
 
 
 def has_head(folder_or_name: str | Path) -> bool:
@@ -306,22 +256,6 @@ def has_head(folder_or_name: str | Path) -> bool:
 
     with safe_open(str(resolve_model_dir(folder_or_name) / WEIGHTS), "pt") as f:
         return any(k.startswith(HEAD_PREFIX) for k in f.keys())
-
-
-def check_pairs(pairs) -> list[tuple[str, str]]:
-    """A list of (a, b) string pairs, or a TypeError that names the first bad entry."""
-    if isinstance(pairs, (str, bytes)) or not isinstance(pairs, Sequence):
-        raise TypeError(f"pairs must be a list of (a, b) tuples of strings, got {type(pairs).__name__}")
-    out = []
-    for i, pair in enumerate(pairs):
-        if isinstance(pair, (str, bytes)) or not isinstance(pair, Sequence) or len(pair) != 2:
-            what = f"a {type(pair).__name__} of length {len(pair)}" if isinstance(pair, Sequence) else type(pair).__name__
-            raise TypeError(f"pairs[{i}] must be a 2-tuple (a, b) of strings, got {what}")
-        a, b = pair
-        if not isinstance(a, str) or not isinstance(b, str):
-            raise TypeError(f"pairs[{i}] must hold two strings, got ({type(a).__name__}, {type(b).__name__})")
-        out.append((a, b))
-    return out
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -356,7 +290,7 @@ class CrossEncoderObjective(nn.Module):
         for i, ex in enumerate(examples):
             y = ex.label
             if self.model.num_labels == 1:
-                if isinstance(y, bool) or not isinstance(y, (int, float)) or not math.isfinite(y) or not 0.0 <= y <= 1.0:
+                if not is_number(y) or not math.isfinite(y) or not 0.0 <= y <= 1.0:
                     raise ValueError(f"{name}[{i}].label = {y!r} must be a score in [0, 1] "
                                      f"(scale gold scores first: STSb score / 5)")
             elif y not in labels:

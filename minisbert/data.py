@@ -235,3 +235,51 @@ def load_sick(split: str, data_dir: PathLike | None = None) -> list[SickPair]:
 
 #: Dataset name -> reader, for callers that pick a benchmark by name (evaluate_split, the CLI).
 LOADERS: dict[str, Callable[..., list]] = {"stsb": load_stsb, "sick": load_sick}
+
+
+# ---------------------------------------------------------------------------------------------
+# SNLI (Bowman et al., "A large annotated corpus for learning natural language inference", EMNLP 2015):
+# one JSON object per line with ``sentence1`` (the premise, an image caption), ``sentence2`` (the
+# hypothesis) and ``gold_label``. Pairs whose gold label is "-" (no majority among the annotators) are
+# skipped, as SBERT and everyone else do.
+
+#: SNLI's labels in the same order as SICK_LABELS (contradiction 0, entailment 1, neutral 2), the ids
+#: sentence-transformers' NLI training script uses.
+SNLI_LABELS = ("contradiction", "entailment", "neutral")
+SNLI_FILES = {"train": "snli_1.0_train_first100k.jsonl", "test": "snli_1.0_test.jsonl"}
+
+
+@dataclass(frozen=True)
+class NliPair:
+    """One SNLI pair: a premise, a hypothesis and the majority label."""
+
+    premise: str
+    hypothesis: str
+    label: str  # one of SNLI_LABELS
+
+
+def load_snli(split: str, data_dir: PathLike | None = None) -> list[NliPair]:
+    """Read an SNLI split ("train": the first 100,000 lines, 99,890 labelled; "test": 9,824 labelled)."""
+    import json
+
+    path = _data_file(data_dir, "snli", SNLI_FILES, split)
+    rows = []
+    for number, line in _lines(path):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataError(f"{_where(path, number)}: not a JSON object ({e.msg})") from None
+        if not isinstance(record, dict) or not {"sentence1", "sentence2", "gold_label"} <= record.keys():
+            raise DataError(f"{_where(path, number)}: needs the fields sentence1, sentence2 and gold_label")
+        label = record["gold_label"]
+        if label == "-":
+            continue
+        if label not in SNLI_LABELS:
+            raise DataError(f"{_where(path, number)}: unknown gold_label {label!r}; expected one of "
+                            f"{', '.join(SNLI_LABELS)} or '-'")
+        rows.append(NliPair(_sentence(path, number, record["sentence1"], "sentence1"),
+                            _sentence(path, number, record["sentence2"], "sentence2"), label))
+    return rows
+
+
+LOADERS["snli"] = load_snli

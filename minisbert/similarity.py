@@ -22,10 +22,11 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from .checks import check_positive_int
 
 ScoreFunction = Callable[[Tensor, Tensor], Tensor]
 
@@ -140,11 +141,6 @@ def pairwise_manhattan_sim(a: Any, b: Any) -> Tensor:
 # Semantic search
 
 
-def _check_positive(value: int, name: str) -> None:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
 @torch.no_grad()
 def semantic_search(
     query_embeddings: Any,
@@ -167,9 +163,9 @@ def semantic_search(
     matrix: each block keeps its top_k per query (torch.topk) and is merged into the running top_k
     of that query chunk.
     """
-    _check_positive(top_k, "top_k")
-    _check_positive(query_chunk_size, "query_chunk_size")
-    _check_positive(corpus_chunk_size, "corpus_chunk_size")
+    check_positive_int(top_k, "top_k")
+    check_positive_int(query_chunk_size, "query_chunk_size")
+    check_positive_int(corpus_chunk_size, "corpus_chunk_size")
     queries, corpus = _pair(query_embeddings, corpus_embeddings, ("query_embeddings", "corpus_embeddings"))
     n_corpus = corpus.shape[0]
     if n_corpus == 0:
@@ -237,9 +233,9 @@ def paraphrase_mining(
 
     Pairs with equal scores are ordered by (i, j) ascending.
     """
-    _check_positive(top_k, "top_k")
-    _check_positive(max_pairs, "max_pairs")
-    _check_positive(chunk_size, "chunk_size")
+    check_positive_int(top_k, "top_k")
+    check_positive_int(max_pairs, "max_pairs")
+    check_positive_int(chunk_size, "chunk_size")
 
     if hasattr(model_or_embeddings, "encode") and callable(model_or_embeddings.encode):
         if sentences is None:

@@ -70,7 +70,8 @@ from typing import Iterable, Sequence
 
 import torch
 
-from .weights import read_json
+from .checks import check_strings, is_int
+from .files import read_json, write_json, write_text
 
 # --------------------------------------------------------------------------------------------------
 # Character classes (steps 2-6 of the module docstring)
@@ -336,6 +337,30 @@ class BertTokenizer:
         kwargs.update(overrides)
         return cls(load_vocab(vocab_file), **kwargs)
 
+    def save(self, folder: str | os.PathLike, model_max_length: int | None = None) -> None:
+        """Write ``vocab.txt``, ``tokenizer_config.json`` and ``special_tokens_map.json`` into ``folder``:
+        what ``from_pretrained`` here and transformers' ``BertTokenizer`` read back.
+
+        ``model_max_length``: the limit to record (a model saves its ``max_seq_length``, which
+        sentence-transformers 6.x reads back from here too); default: this tokenizer's own.
+        """
+        folder = Path(folder)
+        by_id = sorted(self.vocab.items(), key=lambda item: item[1])
+        if [i for _, i in by_id] != list(range(len(by_id))):
+            raise ValueError("cannot write vocab.txt: the tokenizer's ids are not 0, 1, ..., n - 1")
+        write_text(folder / "vocab.txt", "".join(token + "\n" for token, _ in by_id))
+        special = {name: getattr(self, name) for name in ("unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
+                   if getattr(self, name) is not None}
+        write_json(folder / "tokenizer_config.json", {
+            "tokenizer_class": "BertTokenizer",
+            "do_lower_case": self.do_lower_case,
+            "strip_accents": self.strip_accents,
+            "tokenize_chinese_chars": self.tokenize_chinese_chars,
+            "model_max_length": self.model_max_length if model_max_length is None else model_max_length,
+            **special,
+        })
+        write_json(folder / "special_tokens_map.json", special)
+
     def __len__(self) -> int:
         return len(self.vocab)
 
@@ -493,7 +518,7 @@ class BertTokenizer:
         pad_mode, truncate = _PADDING_MODES[padding], _TRUNCATION_MODES[truncation]
         if max_length is None:
             max_length = self.model_max_length
-        if not isinstance(max_length, int) or isinstance(max_length, bool):
+        if not is_int(max_length):
             raise TypeError(f"max_length must be an int, got {type(max_length).__name__}")
         n_special = 2 if pairs is None else 3  # [CLS] A [SEP] (B [SEP])
         if max_length < n_special:
@@ -587,7 +612,42 @@ def _as_batch(value, name: str) -> tuple[list[str], bool]:
         return [value], False
     if not isinstance(value, (list, tuple)):
         raise TypeError(f"{name} must be a str or a list of str, got {type(value).__name__}")
-    for i, item in enumerate(value):
-        if not isinstance(item, str):
-            raise TypeError(f"{name}[{i}] must be str, got {type(item).__name__}")
+    check_strings(value, name)
     return list(value), True
+
+
+# --------------------------------------------------------------------------------------------------
+# Loading from a model folder
+# --------------------------------------------------------------------------------------------------
+
+
+def load_tokenizer(folder: str | os.PathLike) -> BertTokenizer:
+    """The folder's BertTokenizer, from vocab.txt or, failing that, from tokenizer.json.
+
+    sentence-transformers 6.x saves only tokenizer.json (no vocab.txt); its WordPiece vocabulary and its
+    BertNormalizer flags are the same information.
+    """
+    folder = Path(folder)
+    if (folder / "vocab.txt").is_file() or not (folder / "tokenizer.json").is_file():
+        return BertTokenizer.from_pretrained(folder)
+    spec = read_json(folder / "tokenizer.json")
+    model, normalizer = spec.get("model") or {}, spec.get("normalizer") or {}
+    if model.get("type") != "WordPiece" or normalizer.get("type") != "BertNormalizer":
+        raise ValueError(f"{folder / 'tokenizer.json'}: not a BERT WordPiece tokenizer "
+                         f"(model {model.get('type')!r}, normalizer {normalizer.get('type')!r})")
+    config_path = folder / "tokenizer_config.json"
+    config = read_json(config_path) if config_path.is_file() else {}
+    kwargs = {
+        "do_lower_case": normalizer.get("lowercase", True),
+        "strip_accents": normalizer.get("strip_accents"),
+        "tokenize_chinese_chars": normalizer.get("handle_chinese_chars", True),
+        "model_max_length": config.get("model_max_length"),
+    }
+    kwargs.update(special_tokens(config))
+    return BertTokenizer(model["vocab"], **kwargs)
+
+
+def has_tokenizer(folder: str | os.PathLike) -> bool:
+    """Whether ``load_tokenizer`` finds a vocabulary in ``folder`` (vocab.txt or tokenizer.json)."""
+    folder = Path(folder)
+    return (folder / "vocab.txt").is_file() or (folder / "tokenizer.json").is_file()

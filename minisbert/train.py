@@ -23,23 +23,18 @@ Why these choices:
   decay on a LayerNorm gain would pull it towards 0, which is not a "smaller, simpler" model.
 * gradient clipping at norm 1.0: BERT's recipe; it only acts on the rare exploding batch.
 
-Checkpoints are written atomically: into a temporary folder beside the checkpoint, then swapped into
-place with one rename, so a crash during a save leaves the previous checkpoint whole. Everything is
-safetensors (the tensors: weights, Adam's moments) or JSON (step counters, the learning-rate schedule,
-the random generators' states): nothing is pickled, so loading a checkpoint cannot run code.
-A run resumed from its checkpoint continues exactly as if it had never stopped (same data order, same
-dropout masks, same parameters; ``tests/test_train.py`` checks it).
+Checkpoints (``minisbert/checkpoint.py``) are written atomically and hold only safetensors and JSON. A
+run resumed from its checkpoint continues exactly as if it had never stopped (same data order, same
+dropout masks, same parameters; ``tests/test_train.py`` checks it): each epoch's order is drawn from
+(seed, epoch) alone, so the resumed run rebuilds it and skips the batches already done.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import random
-import shutil
-import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -47,12 +42,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from .sbert import _finish_tree, _replace_dir  # flush + permissions, then one atomic swap
-from .weights import WeightsError, load_state_strict, read_json, read_safetensors, save_tensors
-
-CHECKPOINT_WEIGHTS = "objective.safetensors"  # model + head
-CHECKPOINT_OPTIMIZER = "optimizer.safetensors"  # Adam's moments and step counts, one entry per parameter
-CHECKPOINT_STATE = "trainer_state.json"  # step, losses, dev scores, schedule, optimizer settings, RNG states
+from .checkpoint import (CHECKPOINT_OPTIMIZER, CHECKPOINT_STATE, CHECKPOINT_WEIGHTS,  # noqa: F401  (re-exported)
+                         load_checkpoint, save_checkpoint)
+from .checks import check_positive_int, is_int, is_number
+from .files import check_replaceable, write_folder
 
 
 @dataclass
@@ -73,31 +66,26 @@ class TrainConfig:
     progress: bool = True  # tqdm bar with the running loss
 
     def check(self) -> None:
-        def positive_int(name, allow_none=False):
-            value = getattr(self, name)
-            if allow_none and value is None:
-                return
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-
         def number(name, low, high, allow_none=False):
             value = getattr(self, name)
             if allow_none and value is None:
                 return
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+            if not is_number(value) or not low <= value <= high:
                 raise ValueError(f"{name} must be a number in [{low}, {high}], got {value!r}")
 
-        positive_int("epochs"), positive_int("batch_size")
-        positive_int("checkpoint_every", allow_none=True), positive_int("stop_after_steps", allow_none=True)
+        for name in ("epochs", "batch_size"):
+            check_positive_int(getattr(self, name), name)
+        for name in ("checkpoint_every", "stop_after_steps"):
+            check_positive_int(getattr(self, name), name, allow_none=True)
         number("lr", 0, 10), number("head_lr", 0, 10, allow_none=True), number("weight_decay", 0, 1)
         number("warmup_ratio", 0, 1), number("max_grad_norm", 0, math.inf)
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+        if not is_int(self.seed):
             raise ValueError(f"seed must be an int, got {self.seed!r}")
 
 
 @dataclass
 class TrainState:
-    """What a checkpoint remembers besides tensors."""
+    """The loop's state: what a checkpoint remembers besides tensors."""
 
     step: int = 0  # optimizer steps done
     losses: list[float] = field(default_factory=list)  # the loss of every step
@@ -134,19 +122,10 @@ def train(objective: nn.Module, examples: list, config: TrainConfig | None = Non
     config = config or TrainConfig()
     config.check()
     objective.check_examples(examples, "examples")
-    out = Path(out) if out is not None else None
-    if checkpoint_dir is None and out is not None:
-        checkpoint_dir = out.with_name(out.name + "-checkpoint")
-    checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
-    if out is not None:
-        _check_replaceable(out)
-    if resume and (checkpoint_dir is None or not (checkpoint_dir / CHECKPOINT_STATE).is_file()):
-        raise FileNotFoundError(f"cannot resume: no checkpoint in {checkpoint_dir}")
-    if (config.stop_after_steps or config.checkpoint_every) and checkpoint_dir is None:
-        raise ValueError("stop_after_steps and checkpoint_every need a checkpoint_dir (or out) to write to")
+    out, checkpoint_dir = _output_folders(config, out, checkpoint_dir, resume)
 
-    # 1. Seed every generator: head initialisation happened before (seed it yourself if it matters),
-    #    dropout from here on draws from torch's generator.
+    # 1. Seed every generator (head initialisation happened before: seed it yourself if it matters;
+    #    dropout from here on draws from torch's generator), then the optimizer and its schedule.
     seed_everything(config.seed)
     steps_per_epoch = math.ceil(len(examples) / config.batch_size)
     total_steps = config.epochs * steps_per_epoch
@@ -154,10 +133,11 @@ def train(objective: nn.Module, examples: list, config: TrainConfig | None = Non
     optimizer, names = make_optimizer(objective, config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_warmup_then_decay(warmup_steps, total_steps))
     run = {"examples": len(examples), "batch_size": config.batch_size, "epochs": config.epochs, "seed": config.seed}
+    state = load_checkpoint(checkpoint_dir, objective, optimizer, scheduler, names, run) if resume else TrainState()
 
-    state = TrainState()
-    if resume:
-        state = load_checkpoint(checkpoint_dir, objective, optimizer, scheduler, names, run)
+    def checkpoint() -> None:
+        if checkpoint_dir is not None:
+            save_checkpoint(checkpoint_dir, objective, optimizer, scheduler, names, state, run)
 
     model = objective.model
     had_sdpa = model.bert.use_sdpa
@@ -165,34 +145,26 @@ def train(objective: nn.Module, examples: list, config: TrainConfig | None = Non
     objective.train()  # dropout on, as in pre-training and in the paper's fine-tuning
     try:
         for epoch in range(state.step // steps_per_epoch, config.epochs):
-            # 2. This epoch's order: a permutation drawn from (seed, epoch) alone, so a resumed run
-            #    can rebuild it and skip the batches already done.
-            order = torch.randperm(len(examples), generator=torch.Generator().manual_seed(config.seed * 1_000_003 + epoch))
+            # 2. This epoch's order: a permutation drawn from (seed, epoch) alone. A resumed run starts
+            #    at the batch where it stopped.
+            order = epoch_order(len(examples), config.seed, epoch)
             first_batch = state.step - epoch * steps_per_epoch
             bar = _progress(config.progress, range(first_batch, steps_per_epoch), epoch, config.epochs)
             started = time.perf_counter()
             stopping = False
             for b in bar:
-                batch = [examples[i] for i in order[b * config.batch_size:(b + 1) * config.batch_size].tolist()]
-
                 # 3. One step: forward, backward, clip, update, schedule.
-                loss = objective(batch)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                nn.utils.clip_grad_norm_(objective.parameters(), config.max_grad_norm)
-                optimizer.step()
-                scheduler.step()
+                batch = [examples[i] for i in order[b * config.batch_size:(b + 1) * config.batch_size].tolist()]
+                state.losses.append(training_step(objective, batch, optimizer, scheduler, config.max_grad_norm))
                 state.step += 1
-                state.losses.append(loss.item())
+                _show_loss(bar, state.losses, scheduler)
 
-                if hasattr(bar, "set_postfix"):
-                    recent = state.losses[-50:]
-                    bar.set_postfix(loss=f"{sum(recent) / len(recent):.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}")
+                # A checkpoint when asked to stop or every checkpoint_every steps; the last step of an
+                # epoch is checkpointed below instead, after the evaluation.
                 stopping = config.stop_after_steps is not None and state.step >= config.stop_after_steps
-                end_of_epoch = b == steps_per_epoch - 1  # checkpointed below, after the evaluation
                 every = config.checkpoint_every and state.step % config.checkpoint_every == 0
-                if not end_of_epoch and (stopping or every):
-                    save_checkpoint(checkpoint_dir, objective, optimizer, scheduler, names, state, run)
+                if (stopping or every) and b < steps_per_epoch - 1:
+                    checkpoint()
                 if stopping:
                     break
             if hasattr(bar, "close"):
@@ -213,13 +185,47 @@ def train(objective: nn.Module, examples: list, config: TrainConfig | None = Non
                         save_model(objective, out)
             elif out is not None and epoch == config.epochs - 1:
                 save_model(objective, out)
-            if checkpoint_dir is not None:
-                save_checkpoint(checkpoint_dir, objective, optimizer, scheduler, names, state, run)
+            checkpoint()
             if stopping:
                 return state
         return state
     finally:
         model.bert.use_sdpa = had_sdpa
+
+
+def _output_folders(config: TrainConfig, out, checkpoint_dir, resume: bool) -> tuple[Path | None, Path | None]:
+    """``out`` and ``checkpoint_dir`` as paths, after checking that the run can write (and read) them."""
+    out = Path(out) if out is not None else None
+    if checkpoint_dir is None and out is not None:
+        checkpoint_dir = out.with_name(out.name + "-checkpoint")
+    checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
+    if out is not None:
+        check_replaceable(out)
+    if checkpoint_dir is not None:
+        check_replaceable(checkpoint_dir, markers=(CHECKPOINT_STATE,), what="checkpoint folder")
+    if resume and (checkpoint_dir is None or not (checkpoint_dir / CHECKPOINT_STATE).is_file()):
+        raise FileNotFoundError(f"cannot resume: no checkpoint in {checkpoint_dir}")
+    if (config.stop_after_steps or config.checkpoint_every) and checkpoint_dir is None:
+        raise ValueError("stop_after_steps and checkpoint_every need a checkpoint_dir (or out) to write to")
+    return out, checkpoint_dir
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
+    """The order of the n examples in ``epoch``: a permutation that depends on (seed, epoch) alone."""
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+
+
+def training_step(objective: nn.Module, batch: list, optimizer: torch.optim.Optimizer, scheduler,
+                  max_grad_norm: float) -> float:
+    """One optimizer step on ``batch``: forward, backward, clip the gradient norm, update, schedule.
+    Returns the batch's loss."""
+    loss = objective(batch)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    nn.utils.clip_grad_norm_(objective.parameters(), max_grad_norm)
+    optimizer.step()
+    scheduler.step()
+    return loss.item()
 
 
 def _progress(enabled: bool, steps: range, epoch: int, epochs: int):
@@ -229,6 +235,13 @@ def _progress(enabled: bool, steps: range, epoch: int, epochs: int):
 
     return tqdm(steps, desc=f"epoch {epoch + 1}/{epochs}", unit="step", initial=steps.start,
                 total=steps.stop, dynamic_ncols=True)
+
+
+def _show_loss(bar, losses: list[float], scheduler) -> None:
+    """The running loss (mean of the last 50 steps) and the learning rate on the progress bar, if any."""
+    if hasattr(bar, "set_postfix"):
+        recent = losses[-50:]
+        bar.set_postfix(loss=f"{sum(recent) / len(recent):.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}")
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -252,21 +265,29 @@ def accuracy_dev(examples: list) -> Callable[[nn.Module], float]:
 # Optimiser and schedule
 
 
-def make_optimizer(objective: nn.Module, config: TrainConfig) -> tuple[torch.optim.AdamW, list[str]]:
-    """AdamW over every trainable parameter, in up to four groups: (encoder | head) × (decay | no decay).
+def make_optimizer(module: nn.Module, config) -> tuple[torch.optim.AdamW, list[str]]:
+    """AdamW over every trainable parameter of ``module``, in up to four groups: (encoder | head) ×
+    (decay | no decay).
 
-    The head (the classifier of ``ClassificationObjective``) may get its own learning rate: a freshly
-    initialised layer needs much larger steps than pretrained weights that should only be nudged.
-    Returns the optimizer and the parameters' names in the optimizer's order (for checkpoints).
+    No weight decay on biases and LayerNorm parameters (BERT's recipe). The head (the
+    ``head_parameters`` of an objective, e.g. the classifier of ``ClassificationObjective``) may get its
+    own learning rate: a freshly initialised layer needs much larger steps than pretrained weights that
+    should only be nudged. A module without ``head_parameters`` is all encoder: two groups.
+
+    ``config``: a ``TrainConfig``, or any object with ``lr`` and ``weight_decay`` (and optionally
+    ``head_lr``). Returns the optimizer and the parameters' names in the optimizer's order (for
+    checkpoints).
     """
-    head_ids = {id(p) for p in getattr(objective, "head_parameters", [])}
-    head_lr = config.lr if config.head_lr is None else config.head_lr
+    head_ids = {id(p) for p in getattr(module, "head_parameters", [])}
+    head_lr = getattr(config, "head_lr", None)
+    head_lr = config.lr if head_lr is None else head_lr
+    layer_norm_ids = {id(p) for m in module.modules() if isinstance(m, nn.LayerNorm) for p in m.parameters()}
     groups: dict[tuple[bool, bool], tuple[list, list]] = {}
-    for name, p in objective.named_parameters():
+    for name, p in module.named_parameters():
         if not p.requires_grad:
             continue
         is_head = id(p) in head_ids
-        no_decay = name.endswith(".bias") or "LayerNorm" in name
+        no_decay = name.endswith(".bias") or "LayerNorm" in name or id(p) in layer_norm_ids
         params, param_names = groups.setdefault((is_head, no_decay), ([], []))
         params.append(p)
         param_names.append(name)
@@ -297,7 +318,7 @@ def linear_warmup_then_decay(warmup_steps: int, total_steps: int) -> Callable[[i
 
 
 def seed_everything(seed: int) -> None:
-    """Seed torch, Python's ``random`` and numpy (data order uses its own generator, see ``train``)."""
+    """Seed torch, Python's ``random`` and numpy (data order uses its own generator, see ``epoch_order``)."""
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -309,114 +330,10 @@ def seed_everything(seed: int) -> None:
 
 def save_model(objective: nn.Module, out: str | Path) -> None:
     """The model as a sentence-transformers folder, plus the head (if any), replaced in one step."""
-    out = Path(out)
-    _check_replaceable(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    try:
-        folder = staging / "model"
-        objective.model.save(folder)
+
+    def fill(folder: Path) -> None:
+        objective.model.write_files(folder)
         if hasattr(objective, "save_head"):
             objective.save_head(folder)
-        _finish_tree(folder)
-        _replace_dir(folder, out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
-
-def _check_replaceable(folder: Path) -> None:
-    """Refuse to overwrite a non-empty folder that is not a model folder (someone's files)."""
-    if folder.exists():
-        if not folder.is_dir():
-            raise ValueError(f"out: {folder} exists and is not a folder")
-        if any(folder.iterdir()) and not (folder / "modules.json").is_file():
-            raise ValueError(f"out: {folder} is a non-empty folder that is not a model folder; not replacing it")
-
-
-# ----------------------------------------------------------------------------------------------------
-# Checkpoints
-
-
-def save_checkpoint(folder: str | Path, objective: nn.Module, optimizer: torch.optim.Optimizer,
-                    scheduler, names: list[str], state: TrainState, run: dict) -> None:
-    """Write model + head, optimizer, schedule, RNG states and step to ``folder``, atomically.
-
-    Everything goes to a temporary folder beside ``folder`` first, is flushed to disk, and only then
-    swapped in with one rename: a crash at any point leaves either the old checkpoint or the new one.
-    """
-    folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
-    try:
-        save_tensors(objective.state_dict(), staging / CHECKPOINT_WEIGHTS)
-
-        # Adam keeps, per parameter, its step count and two moment estimates: tensors into safetensors,
-        # keyed by parameter name; the settings of each group (lr, betas, weight decay) into JSON.
-        opt = optimizer.state_dict()
-        moments = {f"{names[i]}/{key}": value for i, entry in opt["state"].items() for key, value in entry.items()}
-        save_tensors(moments, staging / CHECKPOINT_OPTIMIZER)
-        groups = [{k: v for k, v in g.items() if k != "params"} | {"params": [names[i] for i in g["params"]]}
-                  for g in opt["param_groups"]]
-
-        trainer_state = {
-            "run": run,
-            "state": asdict(state),
-            "optimizer_param_groups": groups,
-            "scheduler": scheduler.state_dict(),
-            "rng": {
-                "torch": torch.get_rng_state().tolist(),  # dropout masks
-                "python": _python_rng_state(),
-                "numpy": _numpy_rng_state(),
-            },
-        }
-        (staging / CHECKPOINT_STATE).write_text(json.dumps(trainer_state) + "\n", encoding="utf-8")
-        _finish_tree(staging)
-        _replace_dir(staging, folder)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-
-
-def load_checkpoint(folder: str | Path, objective: nn.Module, optimizer: torch.optim.Optimizer,
-                    scheduler, names: list[str], run: dict) -> TrainState:
-    """Restore what ``save_checkpoint`` wrote into live objects; returns the TrainState to continue from."""
-    folder = Path(folder)
-    path = folder / CHECKPOINT_STATE
-    saved = read_json(path, error=WeightsError)
-    if saved["run"] != run:
-        raise ValueError(f"the checkpoint in {folder} is from a different run ({saved['run']}); "
-                         f"this one is {run}: resume with the same data, batch size, epochs and seed")
-
-    load_state_strict(objective, read_safetensors(folder / CHECKPOINT_WEIGHTS), source=str(folder / CHECKPOINT_WEIGHTS),
-                      key_map=lambda k: k)
-
-    moments = read_safetensors(folder / CHECKPOINT_OPTIMIZER)
-    index = {name: i for i, name in enumerate(names)}
-    groups = saved["optimizer_param_groups"]
-    if [n for g in groups for n in g["params"]] != names:
-        raise WeightsError(f"{folder}: the checkpoint's optimizer holds other parameters than this objective")
-    opt_state: dict[int, dict[str, torch.Tensor]] = {}
-    for key, value in moments.items():
-        name, _, slot = key.rpartition("/")
-        opt_state.setdefault(index[name], {})[slot] = value
-    param_groups = [g | {"params": [index[n] for n in g["params"]], "betas": tuple(g["betas"])} for g in groups]
-    optimizer.load_state_dict({"state": opt_state, "param_groups": param_groups})
-    scheduler.load_state_dict(saved["scheduler"])
-
-    rng = saved["rng"]
-    torch.set_rng_state(torch.tensor(rng["torch"], dtype=torch.uint8))
-    version, internal, gauss = rng["python"]
-    random.setstate((version, tuple(internal), gauss))
-    kind, keys, pos, has_gauss, cached = rng["numpy"]
-    np.random.set_state((kind, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
-    return TrainState(**saved["state"])
-
-
-def _python_rng_state() -> list:
-    version, internal, gauss = random.getstate()
-    return [version, list(internal), gauss]
-
-
-def _numpy_rng_state() -> list:
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
-    return [kind, keys.tolist(), int(pos), int(has_gauss), float(cached)]
+    write_folder(out, fill)

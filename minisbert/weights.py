@@ -24,11 +24,12 @@ import json
 import math
 import os
 import struct
-import tempfile
 from pathlib import Path
 
 import torch
 from torch import nn
+
+from .files import atomic_write, read_json  # noqa: F401  (read_json re-exported: the I/O lives in files.py)
 
 # safetensors dtype names → bytes per element (the ones a BERT checkpoint can hold).
 DTYPE_SIZES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
@@ -39,19 +40,6 @@ SKIPPED_KEYS = ("embeddings.position_ids",)
 
 class WeightsError(ValueError):
     """A checkpoint that cannot be loaded: corrupt, truncated, or not matching the model."""
-
-
-def read_json(path: str | Path, error: type[ValueError] = ValueError):
-    """A JSON file of a model folder or checkpoint (config.json, tokenizer_config.json, ...), parsed.
-
-    A file that is not JSON raises ``error`` naming the file, not json's bare "Expecting value: line 1
-    column 1". Whether the file must exist is the caller's to say (its message names what is missing).
-    """
-    path = Path(path)
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise error(f"{path} is not valid JSON: {e}") from None
 
 
 def check_safetensors_header(path: Path) -> dict:
@@ -172,23 +160,6 @@ def load_state_strict(module: nn.Module, tensors: dict[str, torch.Tensor], sourc
 
 def load_model_weights(module: nn.Module, path: str | Path, key_map=canonical_key) -> None:
     load_state_strict(module, read_safetensors(path), source=str(path), key_map=key_map)
-
-
-def atomic_write(path: str | Path, write) -> None:
-    """Call ``write(tmp_path)`` then rename onto ``path``: readers see the old file or the new, never half."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def save_tensors(tensors: dict[str, torch.Tensor], path: str | Path, metadata: dict | None = None) -> None:

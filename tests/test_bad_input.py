@@ -32,8 +32,8 @@ def tok(model_dir):
 
 
 @pytest.fixture(scope="module")
-def sbert(model_dir):
-    return SentenceBert.from_pretrained(model_dir)
+def sbert(real_sbert):
+    return real_sbert  # the run's shared model (tests/conftest.py)
 
 
 EMB = torch.randn(6, 8, generator=torch.Generator().manual_seed(0))
@@ -87,12 +87,14 @@ CASES = [
 ]
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("case, call, error, message", CASES, ids=[c[0] for c in CASES])
 def test_bad_input_raises_a_typed_named_error(tok, sbert, case, call, error, message):
     with pytest.raises(error, match=message):
         call(tok, sbert)
 
 
+@pytest.mark.fast
 def test_empty_and_whitespace_inputs_are_documented_behaviour(tok, sbert):
     assert tok([])["input_ids"].shape == (0, 0)  # an empty batch
     assert tok("   ")["input_ids"].tolist() == [[tok.cls_token_id, tok.sep_token_id]]  # whitespace: no words
@@ -102,6 +104,7 @@ def test_empty_and_whitespace_inputs_are_documented_behaviour(tok, sbert):
     assert len(similarity.semantic_search(EMB[:2], EMB, top_k=100)[0]) == len(EMB)  # top_k past the corpus: clamped
 
 
+@pytest.mark.fast
 def test_text_past_512_tokens_is_truncated_with_one_warning(model_dir, sbert):
     tok = BertTokenizer.from_pretrained(model_dir)  # a fresh tokenizer: the warning is once per instance
     with warnings.catch_warnings(record=True) as caught:
@@ -113,6 +116,7 @@ def test_text_past_512_tokens_is_truncated_with_one_warning(model_dir, sbert):
     assert sbert.encode("word " * 5000).shape == (sbert.dim,)  # no index error in the position embeddings
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("content, message", [
     ("main-captions\tMSRvid\t2012test\t0001\t2.5\tonly one sentence\n", "line 1"),
     ("main-captions\tMSRvid\t2012test\t0001\tabc\ta\tb\n", "line 1"),
@@ -126,6 +130,7 @@ def test_malformed_stsb_rows_name_file_and_line(tmp_path, content, message):
         data_module.load_stsb("test", data_dir=tmp_path)
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("row, what", [
     ("1\ta\tb\t4.5\tMAYBE\n", "MAYBE"),  # unknown label
     ("1\ta\tb\t4.5\tnan\n", "nan"),  # NaN label
@@ -170,12 +175,11 @@ def test_cli_unreadable_file_exits_2(tmp_path):
 
 
 @pytest.fixture
-def tiny_model_folder(tmp_path, tok, model_dir):
+def tiny_model_folder(tmp_path, tok):
     torch.manual_seed(0)
     config = BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
                         max_position_embeddings=64)
     model = SentenceBert(BertModel(config), tok, pooling="mean", normalize=False, max_seq_length=32)
-    model.source_folder = model_dir
     model.save(tmp_path / "tiny")
     return tmp_path / "tiny"
 

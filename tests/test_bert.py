@@ -62,6 +62,7 @@ def tiny_inputs():
     return ids, mask, types
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("use_sdpa", [False, True], ids=["plain", "sdpa"])
 def test_tiny_random_bert_matches_hf(tiny_folder, use_sdpa):
     ours, hf = BertModel.from_pretrained(tiny_folder), hf_reference(tiny_folder)
@@ -71,6 +72,7 @@ def test_tiny_random_bert_matches_hf(tiny_folder, use_sdpa):
     assert_same_activations(ours, hf, ids, mask, types)  # padded batch of pairs
 
 
+@pytest.mark.fast
 def test_sdpa_path_equals_plain_path(tiny_folder):
     model = BertModel.from_pretrained(tiny_folder)
     ids, mask, types = tiny_inputs()
@@ -82,6 +84,7 @@ def test_sdpa_path_equals_plain_path(tiny_folder):
     assert (plain - fast)[mask.bool()].abs().max().item() <= 1e-6
 
 
+@pytest.mark.fast
 def test_dropout_only_in_train_mode(tiny_folder):
     model = BertModel.from_pretrained(tiny_folder)
     ids, mask, types = tiny_inputs()
@@ -96,6 +99,7 @@ def test_dropout_only_in_train_mode(tiny_folder):
     assert not torch.allclose(train_a, eval_a)
 
 
+@pytest.mark.fast
 def test_config_reads_checkpoint(tiny_folder):
     cfg = BertConfig.from_json(tiny_folder / "config.json")
     assert (cfg.hidden_size, cfg.num_hidden_layers, cfg.num_attention_heads, cfg.intermediate_size) == (32, 3, 4, 37)
@@ -103,8 +107,9 @@ def test_config_reads_checkpoint(tiny_folder):
 
 
 @pytest.fixture(scope="module")
-def real_models(model_dir):
-    return BertModel.from_pretrained(model_dir), hf_reference(model_dir)
+def real_models(real_bert, hf_bert):
+    """The run's shared models (tests/conftest.py): a test that changes one restores it in finally."""
+    return real_bert, hf_bert
 
 
 @pytest.fixture(scope="module")
@@ -118,11 +123,14 @@ def stsb_batch(model_dir, data_dir):
 @pytest.mark.parametrize("use_sdpa", [False, True], ids=["plain", "sdpa"])
 def test_real_checkpoint_matches_hf_on_stsb(real_models, stsb_batch, use_sdpa):
     ours, hf = real_models
-    ours.use_sdpa = use_sdpa
     b = stsb_batch
     assert b["attention_mask"].eq(0).any(), "the batch should contain padding"
-    assert_same_activations(ours, hf, b["input_ids"], b["attention_mask"], b["token_type_ids"])
-    ours.use_sdpa = False
+    had_sdpa = ours.use_sdpa
+    ours.use_sdpa = use_sdpa
+    try:
+        assert_same_activations(ours, hf, b["input_ids"], b["attention_mask"], b["token_type_ids"])
+    finally:
+        ours.use_sdpa = had_sdpa
 
 
 def test_real_checkpoint_matches_hf_at_512_tokens(real_models, model_dir):
@@ -135,8 +143,9 @@ def test_real_checkpoint_matches_hf_at_512_tokens(real_models, model_dir):
     assert_same_activations(ours, hf, pair["input_ids"], pair["attention_mask"], pair["token_type_ids"])
 
 
-def test_inputs_past_512_positions_are_refused(real_models):
-    ours, _ = real_models
+@pytest.mark.fast
+def test_inputs_past_512_positions_are_refused(real_bert):
+    ours = real_bert
     with pytest.raises(ValueError, match="512 positions"):
         ours(torch.ones(1, 513, dtype=torch.long))
 
@@ -156,8 +165,9 @@ def test_inputs_past_512_positions_are_refused(real_models):
          "token_type_ids must lie"),
     ],
 )
-def test_bad_inputs_raise_clear_errors(real_models, kwargs, error, message):
-    ours, _ = real_models
+@pytest.mark.fast
+def test_bad_inputs_raise_clear_errors(real_bert, kwargs, error, message):
+    ours = real_bert
     with pytest.raises(error, match=message):
         ours(**kwargs)
 

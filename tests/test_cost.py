@@ -1,4 +1,5 @@
-"""The cost experiment: the pair-count arithmetic, the run/extrapolate plan, agreement, and a small real run.
+"""The cost experiment of ``benchmarks/cost.py``: the pair-count arithmetic, the run/extrapolate plan,
+agreement, and a small real run.
 
 The planning and the extrapolation are tested with stand-in models whose scores are known (so the
 expected pairs are worked out independently, by brute force over ``itertools.combinations``); one small
@@ -14,10 +15,10 @@ import numpy as np
 import pytest
 import torch
 
+from benchmarks.cost import (SIZES, CostReport, CostRow, bi_encoder_mining, cross_encoder_mining, extrapolate_seconds,
+                             fits_budget, format_table, loglog_slope, mining_sentences, n_pairs, overlap_at_k,
+                             plot_cost, run_cost)
 from minisbert.__main__ import main
-from minisbert.cost import (SIZES, CostReport, CostRow, bi_encoder_mining, cross_encoder_mining, extrapolate_seconds,
-                            fits_budget, format_table, loglog_slope, mining_sentences, n_pairs, overlap_at_k,
-                            plot_cost, run_cost)
 
 # ----------------------------------------------------------------------------------------------------
 # Stand-ins: a bi-encoder with fixed vectors, and a cross-encoder that scores a pair by the same cosine

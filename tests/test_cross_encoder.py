@@ -104,9 +104,11 @@ def test_tiny_folder_round_trip_and_labels(tiny, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def real(model_dir):
+def real(real_sbert):
+    """all-MiniLM-L6-v2 with a new one-output head, as ``CrossEncoder.from_pretrained`` makes it from that
+    folder. The encoder is the run's shared one (tests/conftest.py): a test that changes it restores it."""
     torch.manual_seed(0)
-    ce = CrossEncoder.from_pretrained(model_dir)  # a sentence-transformers folder: new one-output head
+    ce = CrossEncoder(real_sbert.bert, real_sbert.tokenizer).eval()
     with torch.no_grad():  # a head with visible weights, not the tiny initialisation
         ce.classifier.weight.normal_(0, 0.5)
         ce.classifier.bias.fill_(0.3)
@@ -116,7 +118,7 @@ def real(model_dir):
 @pytest.fixture(scope="module")
 def small(model_dir):
     """A small random BERT with the real vocabulary and tokenizer: folder round trips without 90 MB files."""
-    from minisbert.sbert import load_tokenizer
+    from minisbert.tokenizer import load_tokenizer
 
     torch.manual_seed(0)
     bert = BertModel(BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
@@ -128,8 +130,8 @@ def small(model_dir):
     return ce
 
 
-def test_real_cross_encoder_equals_hf_bert_model_plus_same_head(real, model_dir):
-    hf = transformers.BertModel.from_pretrained(str(model_dir), attn_implementation="eager").eval()
+def test_real_cross_encoder_equals_hf_bert_model_plus_same_head(real, hf_bert, model_dir):
+    hf = hf_bert
     hf_tok = transformers.AutoTokenizer.from_pretrained(str(model_dir))
     batch = real.tokenize(PAIRS)  # [CLS] a [SEP] b [SEP], padded to the longest pair
     ref = hf_tok([a for a, _ in PAIRS], [b for _, b in PAIRS], padding=True, return_tensors="pt")
@@ -139,9 +141,13 @@ def test_real_cross_encoder_equals_hf_bert_model_plus_same_head(real, model_dir)
     with torch.no_grad():
         pooled = hf(**ref).pooler_output  # (B, H)
         expected = torch.nn.functional.linear(pooled, real.classifier.weight, real.classifier.bias)  # (B, 1)
-        for use_sdpa in (False, True):
-            real.bert.use_sdpa = use_sdpa
-            assert (real(**batch) - expected).abs().max().item() <= TOL
+        had_sdpa = real.bert.use_sdpa
+        try:
+            for use_sdpa in (False, True):
+                real.bert.use_sdpa = use_sdpa
+                assert (real(**batch) - expected).abs().max().item() <= TOL
+        finally:
+            real.bert.use_sdpa = had_sdpa
     scores = real.predict(PAIRS)
     assert scores.shape == (len(PAIRS),)
     assert np.abs(scores - torch.sigmoid(expected[:, 0]).numpy()).max() <= TOL

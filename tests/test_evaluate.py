@@ -14,6 +14,8 @@ import torch
 from minisbert.data import SickPair, StsPair, load_sick
 from minisbert.evaluate import evaluate_split, evaluate_sts, pearson, rank, spearman
 
+pytestmark = pytest.mark.fast  # the whole module is in the fast lane (tests/conftest.py)
+
 
 # ---------------------------------------------------------------------------------------------
 # Correlations

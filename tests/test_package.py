@@ -19,6 +19,7 @@ print(",".join(leaked))
 """
 
 
+@pytest.mark.fast
 def test_library_never_imports_the_reference_libraries():
     done = subprocess.run([sys.executable, "-c", IMPORT_ALL], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

@@ -7,6 +7,8 @@ import torch
 
 from minisbert.pooling import POOLING_MODES, Pooling, cls_pooling, max_pooling, mean_pooling
 
+pytestmark = pytest.mark.fast  # the whole module is in the fast lane (tests/conftest.py)
+
 # Two sentences, T = 3, H = 2. Sentence 0 has 3 real tokens; sentence 1 has 2 and one [PAD] whose
 # vector is huge, so any leak of padding into a result would be obvious.
 TOKENS = torch.tensor([

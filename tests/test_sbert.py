@@ -7,6 +7,7 @@ CLS pooling, and folders written by each library and read by the other.
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 import warnings
@@ -32,13 +33,20 @@ def normalized(x):
 
 
 @pytest.fixture(scope="module")
-def ours(model_dir):
-    return SentenceBert.from_pretrained(model_dir)
+def ours(real_sbert):
+    return real_sbert  # the run's shared model (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
-def st(model_dir):
-    return SentenceTransformer(str(model_dir), device="cpu")
+def st(st_model):
+    return st_model  # the run's shared model (tests/conftest.py)
+
+
+def on_shared_bert(ours, **kwargs):
+    """A new SentenceBert around the shared model's encoder and tokenizer (another pooling or length), in
+    eval mode: encode() puts a model back in the mode it found, and a training-mode wrapper would put the
+    shared encoder in training mode with it."""
+    return SentenceBert(ours.bert, ours.tokenizer, **kwargs).eval()
 
 
 @pytest.fixture(scope="module")
@@ -106,14 +114,15 @@ def test_stsb_test_spearman_equals_sentence_transformers(ours, st, stsb_test, se
 
 
 @pytest.mark.parametrize("mode", ["max", "cls"])
-def test_max_and_cls_pooling_match_sentence_transformers_pooling(model_dir, sentences, mode):
-    st_model = SentenceTransformer(modules=[STTransformer(str(model_dir), max_seq_length=256),
-                                            STPooling(384, pooling_mode=mode)], device="cpu")
-    ours = SentenceBert.from_pretrained(model_dir, pooling=mode)
-    assert ours.pooling.mode == mode
+def test_max_and_cls_pooling_match_sentence_transformers_pooling(ours, st, sentences, mode):
+    transformer = st[0]  # the shared model's Transformer module, all-MiniLM-L6-v2 at 256 tokens
+    assert isinstance(transformer, STTransformer) and transformer.max_seq_length == 256
+    reference = SentenceTransformer(modules=[transformer, STPooling(384, pooling_mode=mode)], device="cpu")
+    pooled = on_shared_bert(ours, pooling=mode, normalize=ours.normalize, max_seq_length=ours.max_seq_length)
+    assert pooled.pooling.mode == mode
     subset = sentences[:200]
-    expected = st_model.encode(subset, batch_size=32)
-    got = ours.encode(subset, batch_size=32, normalize=False)
+    expected = reference.encode(subset, batch_size=32)
+    got = pooled.encode(subset, batch_size=32, normalize=False)
     assert np.abs(normalized(got) - normalized(expected)).max() <= TOL
     assert np.allclose(got, expected, rtol=1e-5, atol=1e-5)  # the raw vectors too, not only directions
 
@@ -131,6 +140,7 @@ def test_order_is_restored_and_batching_does_not_matter(ours, sentences, our_vec
 
 
 def test_repeated_sentences_go_through_bert_once(ours, sentences, our_vectors, monkeypatch):
+    ours = copy.deepcopy(ours)  # its forward is wrapped and deduplicate switched: not the shared model
     # Repeats, and a spelling the uncased tokenizer does not tell apart from sentence 0.
     picks = [0, 1, 0, 2, 1, 1, 0]
     texts = [sentences[i] for i in picks]
@@ -206,8 +216,8 @@ def test_normalize_override_and_torch_output(ours, sentences):
     (unit * torch.ones(384, requires_grad=True)).sum().backward()
 
 
-def test_encode_restores_training_mode_and_attention_path(model_dir):
-    model = SentenceBert.from_pretrained(model_dir).train()
+def test_encode_restores_training_mode_and_attention_path(ours):
+    model = copy.deepcopy(ours).train()
     assert model.bert.use_sdpa is False
     a = model.encode(["A man is playing a guitar."] * 3)
     assert model.training and model.bert.use_sdpa is False
@@ -224,8 +234,8 @@ def test_progress_bar(ours, capsys):
 # ---- the siamese network ---------------------------------------------------------------------------------
 
 
-def test_forward_is_the_same_network_on_each_side(model_dir):
-    model = SentenceBert.from_pretrained(model_dir)
+def test_forward_is_the_same_network_on_each_side(ours):
+    model = copy.deepcopy(ours)  # trained a step below: not the shared model
     a = model.tokenize(["A man is playing a guitar.", "A woman slices an onion."])
     b = model.tokenize(["Someone plays an instrument.", "Food is being prepared in a kitchen today."])
     u, v = model(a, b)
@@ -249,9 +259,8 @@ def test_forward_is_the_same_network_on_each_side(model_dir):
     assert not torch.allclose(u, u_again)  # dropout
 
 
-def test_tokenize_truncates_at_max_seq_length(model_dir):
-    model = SentenceBert(SentenceBert.from_pretrained(model_dir).bert,
-                         SentenceBert.from_pretrained(model_dir).tokenizer, max_seq_length=16)
+def test_tokenize_truncates_at_max_seq_length(ours):
+    model = on_shared_bert(ours, max_seq_length=16)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         batch = model.tokenize(["word " * 100, "short"])
@@ -283,9 +292,8 @@ def test_saved_folder_loads_in_sentence_transformers(ours, sentences, our_vector
     assert np.abs(SentenceBert.from_pretrained(folder).encode(subset) - our_vectors[:100]).max() <= TOL
 
 
-def test_saved_max_pooling_without_normalize(model_dir, sentences, tmp_path):
-    ours = SentenceBert.from_pretrained(model_dir, pooling="max")
-    ours.normalize, ours.max_seq_length = False, 128
+def test_saved_max_pooling_without_normalize(ours, sentences, tmp_path):
+    ours = on_shared_bert(ours, pooling="max", normalize=False, max_seq_length=128)
     ours.save(tmp_path / "max")
     assert not (tmp_path / "max" / "2_Normalize").exists()
     reloaded = SentenceTransformer(str(tmp_path / "max"), device="cpu")

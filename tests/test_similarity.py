@@ -24,6 +24,8 @@ from minisbert.similarity import (
     semantic_search,
 )
 
+pytestmark = pytest.mark.fast  # the whole module is in the fast lane (tests/conftest.py)
+
 MATRIX = [
     (cos_sim, st_util.cos_sim),
     (dot_score, st_util.dot_score),

@@ -22,7 +22,7 @@ import torch
 
 from minisbert.tokenizer import BatchEncoding, BertTokenizer, _pair_lengths, basic_tokenize
 
-pytestmark = pytest.mark.filterwarnings("ignore:an input longer than the limit")
+pytestmark = [pytest.mark.fast, pytest.mark.filterwarnings("ignore:an input longer than the limit")]
 
 # --------------------------------------------------------------------------------------------------
 # 1. Tiny vocabulary, hand-derived expectations
@@ -339,6 +339,7 @@ def assert_same(ours_enc, hf_enc):
             assert a == b, key
 
 
+@pytest.mark.slow  # whole data sets: out of the fast lane
 def test_every_sentence_of_stsb_and_sick(ours, hf, data_dir):
     stsb, sick = read_stsb(data_dir), read_sick(data_dir)
     assert len(stsb) == 8628 and len(sick) == 9927  # all splits of both
@@ -348,6 +349,7 @@ def test_every_sentence_of_stsb_and_sick(ours, hf, data_dir):
         assert_same(ours(batch), hf(batch, padding=True, truncation=True, return_tensors="pt"))
 
 
+@pytest.mark.slow
 def test_every_stsb_pair(ours, hf, data_dir):
     stsb = read_stsb(data_dir)
     for i in range(0, len(stsb), 512):

@@ -27,6 +27,7 @@ from minisbert.examples import (
 )
 from minisbert.objectives import ClassificationObjective, RegressionObjective, TripletObjective
 from minisbert.tokenizer import BertTokenizer
+from minisbert import checkpoint as checkpoint_module
 from minisbert import train as train_module
 from minisbert.train import TrainConfig, load_checkpoint, make_optimizer, save_checkpoint, train
 
@@ -42,13 +43,12 @@ def tokenizer(model_dir):
 
 
 @pytest.fixture(scope="module")
-def make_model(tokenizer, model_dir):
+def make_model(tokenizer):
     def make(seed: int = 0) -> SentenceBert:
         torch.manual_seed(seed)
         config = BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
                             max_position_embeddings=64)
         model = SentenceBert(BertModel(config), tokenizer, pooling="mean", normalize=False, max_seq_length=32)
-        model.source_folder = model_dir  # where save() copies the tokenizer files from
         return model
 
     return make
@@ -182,7 +182,7 @@ def test_interrupted_save_leaves_the_previous_checkpoint_whole(make_model, sts_s
     with torch.no_grad():
         for p in objective.parameters():
             p.add_(1.0)
-    real_save = train_module.save_tensors
+    real_save = checkpoint_module.save_tensors
     calls = []
 
     def crash_on_second_file(tensors, path, metadata=None):
@@ -191,7 +191,7 @@ def test_interrupted_save_leaves_the_previous_checkpoint_whole(make_model, sts_s
             raise KeyboardInterrupt("simulated crash during the save")
         real_save(tensors, path, metadata)
 
-    monkeypatch.setattr(train_module, "save_tensors", crash_on_second_file)
+    monkeypatch.setattr(checkpoint_module, "save_tensors", crash_on_second_file)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1.0)
     run = {"examples": len(sts_slice), "batch_size": 8, "epochs": 1, "seed": 0}
     with pytest.raises(KeyboardInterrupt):

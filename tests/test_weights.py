@@ -14,6 +14,8 @@ from safetensors.torch import save_file
 from minisbert import BertConfig, BertModel, WeightsError
 from minisbert.weights import canonical_key, load_model_weights, read_safetensors
 
+pytestmark = pytest.mark.fast  # the whole module is in the fast lane (tests/conftest.py)
+
 
 @pytest.fixture(scope="module")
 def tiny_hf_pretraining(tmp_path_factory):

@@ -40,7 +40,7 @@ def run(args) -> int:
     import numpy as np
 
     from ..sbert import SentenceBert
-    from ..weights import atomic_write
+    from ..files import atomic_write
 
     if args.file is not None and args.sentences:
         raise ValueError("give sentences as arguments or with --file, not both")

@@ -10,7 +10,7 @@ while SBERT, a bi-encoder, encodes each sentence once and compares the vectors w
 
     n = 10,000 forward passes + one matrix product     "about 5 seconds"
 
-This module makes the argument concrete on this machine's CPU, with the same hand-written BERT
+This harness makes the argument concrete on this machine's CPU, with the same hand-written BERT
 (all-MiniLM-L6-v2) on both sides:
 
 1. the bi-encoder runs paraphrase mining for real at every n (encode, then the chunked top pairs of
@@ -22,15 +22,26 @@ This module makes the argument concrete on this machine's CPU, with the same han
 
 The sentences are the unique sentences of STS Benchmark and SICK (all splits: 21,563 distinct strings),
 shuffled with a fixed seed; the first n are used for size n, so every smaller set is part of the larger.
-``python -m minisbert cost`` runs it; ``write_outputs`` saves a table (Markdown + JSON) and a log-log
-plot in which the cross-encoder's slope is 2 (quadratic in n) and the bi-encoder's about 1 (linear).
+``write_outputs`` saves a table (Markdown + JSON) and a log-log plot in which the cross-encoder's slope
+is 2 (quadratic in n) and the bi-encoder's about 1 (linear). From the repository root:
+
+    python -m benchmarks.cost --sizes 20 50 --cross-budget 5 --out runs/cost-small    # a small run
+    python -m benchmarks.cost --compare-st --out experiments/results/cost             # the recorded one
+
+(``python -m minisbert cost ...`` runs the same from a source checkout.) The cross-encoder is
+``--cross-model`` if given; else ``weights/cross-encoder-stsb`` if it exists, a folder that only
+``experiments/cross_encoder_stsb.py`` trains (it is not fetched); else the bi-encoder's BERT with a new,
+untrained head, which costs the same per pair but whose scores mean nothing (the agreement numbers then
+are noise). The run prints which one it took and why.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import random
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -38,9 +49,14 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from . import command_line
+
 SIZES = (100, 300, 1_000, 3_000, 10_000)
 PAPER = "SBERT paper (V100, BERT-base), n = 10,000: cross-encoder ≈ 65 h, SBERT ≈ 5 s"
 CALIBRATION_PAIRS = 32  # pairs scored once to estimate the cross-encoder's rate before the first real run
+REPO = Path(__file__).resolve().parent.parent
+TRAINED_CROSS = "cross-encoder-stsb"  # under weights/: only experiments/cross_encoder_stsb.py trains it
+HELP = "cross-encoder vs bi-encoder: the cost of comparing every pair, measured"
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -98,7 +114,7 @@ def mining_sentences(n: int | None = None, data_dir=None, seed: int = 0) -> list
     The first n of one shuffled list, so the set for a smaller n is part of the set for a larger one.
     ``n=None`` returns them all (21,563 with the standard files).
     """
-    from .data import load_sick, load_stsb
+    from minisbert.data import load_sick, load_stsb
 
     seen: dict[str, None] = {}  # insertion-ordered set: file order, then the seeded shuffle
     for split in ("train", "dev", "test"):
@@ -142,7 +158,7 @@ def bi_encoder_mining(model, sentences: Sequence[str], top_k: int = 100, max_pai
     Returns (pairs best first, encode seconds, mining seconds). ``top_k`` partners per sentence and
     ``max_pairs`` as in ``minisbert.similarity.paraphrase_mining`` (and sentence-transformers').
     """
-    from .similarity import paraphrase_mining
+    from minisbert.similarity import paraphrase_mining
 
     sentences = _check_sentences(sentences)
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k <= 0:
@@ -289,7 +305,7 @@ def agreement(bi, cross, sentences: Sequence[str], ks: Sequence[int] = (10, 50),
     overlap@k = |top-k by cross-encoder ∩ top-k by bi-encoder| / k, plus the Spearman correlation of
     the two scores over all n(n-1)/2 pairs.
     """
-    from .evaluate import spearman
+    from minisbert.evaluate import spearman
 
     sentences = _check_sentences(sentences)
     n = len(sentences)
@@ -378,6 +394,8 @@ def plot_cost(report: CostReport, path: str | Path) -> Path:
     matplotlib.use("Agg")  # no display needed: write the file only
     import matplotlib.pyplot as plt
 
+    from minisbert.files import atomic_write
+
     ns = [r.n for r in report.rows]
     bi = [r.bi_seconds for r in report.rows]
     cross = [r.cross_seconds for r in report.rows]
@@ -418,9 +436,6 @@ def plot_cost(report: CostReport, path: str | Path) -> Path:
     ax.text(0.99, 0.02, PAPER, transform=ax.transAxes, ha="right", va="bottom", fontsize=7, color="0.4")
     fig.tight_layout()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    from .weights import atomic_write
-
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
     plt.close(fig)
     return path
@@ -428,14 +443,119 @@ def plot_cost(report: CostReport, path: str | Path) -> Path:
 
 def write_outputs(report: CostReport, out_dir: str | Path) -> dict[str, Path]:
     """cost.md (the table), cost.json (every number) and cost.png (the plot) in ``out_dir``."""
-    from .weights import atomic_write
+    from minisbert.files import write_text
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     paths = {"table": out / "cost.md", "json": out / "cost.json", "plot": out / "cost.png"}
-    table = format_table(report) + "\n"
-    atomic_write(paths["table"], lambda tmp: Path(tmp).write_text(table, encoding="utf-8"))
-    data = json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
-    atomic_write(paths["json"], lambda tmp: Path(tmp).write_text(data, encoding="utf-8"))
+    write_text(paths["table"], format_table(report) + "\n")
+    write_text(paths["json"], json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n")  # sentences as they are
     plot_cost(report, paths["plot"])
     return paths
+
+
+# ----------------------------------------------------------------------------------------------------
+# The command line
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--sizes", type=int, nargs="+", default=list(SIZES),
+                   help="numbers of sentences n (default: 100 300 1000 3000 10000)")
+    p.add_argument("--cross-budget", type=float, default=120.0,
+                   help="seconds the cross-encoder may run for real; larger n are extrapolated (default 120)")
+    p.add_argument("--model", default="all-MiniLM-L6-v2", help="the bi-encoder: model folder or fetched name")
+    p.add_argument("--cross-model", default=None,
+                   help=f"a trained cross-encoder folder (default: weights/{TRAINED_CROSS}, which "
+                        "experiments/cross_encoder_stsb.py trains, if it exists; else the bi-encoder's BERT with "
+                        "an untrained head: the same cost, but no meaningful agreement)")
+    p.add_argument("--top-k", type=int, default=100, help="partners kept per sentence in mining (default 100)")
+    p.add_argument("--batch-size", type=int, default=32, help="sentences or pairs per forward pass (default 32)")
+    p.add_argument("--agreement-n", type=int, default=None,
+                   help="n on which the two rankings of all pairs are compared (default: the smallest size)")
+    p.add_argument("--agreement-k", type=int, nargs="+", default=[10, 50], help="k of overlap@k (default 10 50)")
+    p.add_argument("--compare-st", action="store_true",
+                   help="also time sentence-transformers' paraphrase_mining on the largest n (needs it installed)")
+    p.add_argument("--repeats", type=int, default=1, help="interleaved runs for --compare-st; best is kept (default 1)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    p.add_argument("--seed", type=int, default=0, help="order in which sentences are drawn (default 0)")
+    p.add_argument("--data-dir", default=None, help="data folder (default: $MINISBERT_DATA)")
+    p.add_argument("--out", default="runs/cost", help="folder for cost.md, cost.json, cost.png (default runs/cost)")
+
+
+def check_args(args) -> None:
+    if min(args.sizes) < 2:
+        raise ValueError(f"--sizes must be at least 2 (one pair), got {min(args.sizes)}")
+    for name in ("top_k", "batch_size", "repeats"):
+        if getattr(args, name) <= 0:
+            raise ValueError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
+    if args.cross_budget < 0:
+        raise ValueError(f"--cross-budget must be >= 0 seconds, got {args.cross_budget}")
+    if args.threads is not None and args.threads <= 0:
+        raise ValueError(f"--threads must be positive, got {args.threads}")
+
+
+def choose_cross_encoder(cross_model, bi_folder) -> tuple[Path, str]:
+    """The cross-encoder's folder and why it was taken: --cross-model, the trained one, or the bi-encoder's."""
+    from minisbert.weights import resolve_model_dir
+
+    if cross_model is not None:
+        return resolve_model_dir(cross_model), "given by --cross-model"
+    try:
+        return resolve_model_dir(TRAINED_CROSS), "trained by experiments/cross_encoder_stsb.py"
+    except FileNotFoundError:
+        return bi_folder, (f"weights/{TRAINED_CROSS}, which only experiments/cross_encoder_stsb.py trains, is "
+                           "absent: the bi-encoder's BERT with a new head")
+
+
+def shown(path) -> str:
+    """A folder as printed and recorded: relative to the repository when it lies inside it."""
+    path = Path(path).resolve()
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+
+
+def run(args) -> int:
+    check_args(args)  # before the imports and the model loading: a bad flag fails at once
+
+    import torch
+
+    from minisbert import SentenceBert
+    from minisbert.cross_encoder import CrossEncoder, has_head
+    from minisbert.weights import resolve_model_dir
+
+    from .machine import machine_description
+
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    sizes = sorted(set(args.sizes))
+    agreement_n = args.agreement_n if args.agreement_n is not None else sizes[0]
+
+    sentences = mining_sentences(max(sizes + [agreement_n]), args.data_dir, seed=args.seed)
+    bi_folder = resolve_model_dir(args.model)
+    bi = SentenceBert.from_pretrained(bi_folder)
+    cross_folder, why = choose_cross_encoder(args.cross_model, bi_folder)
+    torch.manual_seed(0)  # a new head (untrained cross-encoder) is the same on every run
+    cross = CrossEncoder.from_pretrained(cross_folder)
+    trained = "trained head" if has_head(cross_folder) else "UNTRAINED head: timings valid, agreement meaningless"
+    print(f"bi-encoder: {shown(bi_folder)}; torch threads: {torch.get_num_threads()}")
+    print(f"cross-encoder: {shown(cross_folder)}, {why}; {trained}")
+
+    report = run_cost(bi, cross, sentences, sizes=sizes, cross_budget=args.cross_budget, top_k=args.top_k,
+                      batch_size=args.batch_size, agreement_n=agreement_n, agreement_ks=args.agreement_k)
+    report.bi_model, report.cross_model = shown(bi_folder), f"{shown(cross_folder)} ({trained})"
+    report.machine = machine_description()
+    if args.compare_st:
+        print(f"sentence-transformers' paraphrase_mining on the same {sizes[-1]:,} sentences ...")
+        report.compare_st = compare_with_sentence_transformers(bi, bi_folder, sentences[:sizes[-1]], top_k=args.top_k,
+                                                               batch_size=args.batch_size, repeats=args.repeats)
+    print()
+    print(format_table(report))
+    paths = write_outputs(report, args.out)
+    print(f"\nwrote {paths['table']}, {paths['json']}, {paths['plot']}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return command_line("benchmarks.cost", sys.modules[__name__], argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

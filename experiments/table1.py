@@ -1,0 +1,235 @@
+"""The SBERT paper's Table 1 from a BERT pre-trained here, on two CPU cores.
+
+Reimers & Gurevych 2019, Table 1 (STSb test, Spearman × 100, no STS training): BERT's CLS vector 16.50,
+averaged BERT token vectors 46.35, averaged GloVe 58.02, InferSent 68.03, SBERT-NLI-base 77.03. The shape
+to reproduce: CLS < mean pooling < SBERT trained on NLI, from a BERT nobody has sentence-tuned.
+
+    (a) pre-train a BERT (masked LM + next sentence) on the public-domain corpus and the benchmark train
+        sentences (never a dev or test sentence)                              python -m minisbert pretrain
+    (b) STSb test and SICK-R test Spearman of the raw model: CLS vector, pooler output, mean of the tokens
+    (c) SBERT: the classification objective on SNLI train ([u; v; |u−v|], softmax, batch 16, 1 epoch,
+        10% warm-up, mean pooling), then (b) again and SNLI test accuracy of the head
+    (d) (c) from a randomly initialised BERT of the same size: what pre-training contributes
+    (e) (c) at the paper's learning rate 2e-5, for comparison with the one chosen for a small model
+
+    python experiments/table1.py --minutes 55                       # the whole pipeline, ~100 minutes
+    python experiments/table1.py --quick --out runs/table1-quick    # the same code in a minute (the tests)
+
+Results: experiments/results/table1/table1.json and three plots beside it (with --quick: under --out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import sys
+import time
+from pathlib import Path
+
+from common import REPO, RESULTS, log, machine, setup  # first: sets OMP_WAIT_POLICY
+
+import numpy as np
+import torch
+
+from minisbert import BertModel, SentenceBert
+from minisbert.corpus import held_out_sentences, write_train_sentences
+from minisbert.data import SNLI_LABELS, load_sick, load_snli, load_stsb
+from minisbert.evaluate import evaluate_sts
+from minisbert.examples import PairExample
+from minisbert.files import write_json
+from minisbert.hardware import choose_precision, describe_cpu
+from minisbert.objectives import ClassificationObjective
+from minisbert.pretrain import PRETRAIN_LOG, PretrainConfig, bert_config, pretrain
+from minisbert.tokenizer import load_tokenizer
+from minisbert.train import TrainConfig, train
+from minisbert.weights import resolve_model_dir
+
+PAPER = {"Avg. GloVe embeddings": 58.02, "Avg. BERT embeddings": 46.35, "BERT CLS-vector": 16.50,
+         "InferSent - GloVe": 68.03, "SBERT-NLI-base": 77.03}
+
+
+class PoolerEncoder:
+    """BERT's pooler output, tanh(dense(h_CLS)), behind ``encode`` (the vector NSP was trained on)."""
+
+    def __init__(self, bert: BertModel, tokenizer, max_len: int):
+        self.bert, self.tokenizer, self.max_len = bert.eval(), tokenizer, max_len
+
+    @torch.no_grad()
+    def encode(self, sentences, batch_size=32, convert_to="torch", **_):
+        rows = []
+        for i in range(0, len(sentences), batch_size):
+            batch = self.tokenizer(sentences[i:i + batch_size], max_length=self.max_len)
+            rows.append(self.bert(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"]).pooler_output)
+        return torch.cat(rows)
+
+
+def sts_scores(encoder, stsb, sick) -> dict:
+    return {"stsb_test": round(evaluate_sts(encoder, stsb)["spearman"], 2),
+            "sickr_test": round(evaluate_sts(encoder, sick)["spearman"], 2)}
+
+
+def raw_scores(bert: BertModel, tokenizer, stsb, sick, max_len: int) -> dict:
+    """(b): the three sentence vectors a raw BERT offers."""
+    scores = {}
+    for mode in ("cls", "mean"):
+        model = SentenceBert(bert, tokenizer, pooling=mode, normalize=False, max_seq_length=max_len).eval()
+        scores[mode] = sts_scores(model, stsb, sick)
+    scores["pooler"] = sts_scores(PoolerEncoder(bert, tokenizer, max_len), stsb, sick)
+    return scores
+
+
+def train_nli(bert: BertModel, tokenizer, train_pairs, test_pairs, stsb, sick, lr: float, precision: str,
+              out: Path, max_len: int) -> dict:
+    """(c): SBERT's classification objective on SNLI, then the scores and the head's SNLI test accuracy."""
+    model = SentenceBert(bert, tokenizer, pooling="mean", normalize=False, max_seq_length=max_len)
+    torch.manual_seed(0)  # the head's initialisation
+    objective = ClassificationObjective(model, SNLI_LABELS)
+    config = TrainConfig(epochs=1, batch_size=16, lr=lr, warmup_ratio=0.1, seed=0)
+    started = time.perf_counter()
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+        state = train(objective, train_pairs, config, out=out)
+    seconds = time.perf_counter() - started
+    model.eval()
+    result = {"lr": lr, "steps": state.step, "seconds": round(seconds, 1), "loss_first_100": float(np.mean(state.losses[:100])),
+              "loss_last_100": float(np.mean(state.losses[-100:])), **sts_scores(model, stsb, sick),
+              "snli_test_accuracy": round(objective.accuracy(test_pairs), 2)}  # percent
+    log(f"  NLI lr {lr}: {result}")
+    return result
+
+
+def plots(results: dict, bert_dir: Path, folder: Path) -> None:
+    import json
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pre = json.loads((bert_dir / PRETRAIN_LOG).read_text())
+    losses = np.array(pre["losses"])
+    window = max(1, len(losses) // 100)
+    smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(np.arange(len(losses)) + 1, losses, color="0.8", lw=0.5, label="every step")
+    ax.plot(np.arange(len(smooth)) + window, smooth, lw=1.5, label=f"mean of {window} steps")
+    ax.plot([e["step"] for e in pre["evals"]], [e["mlm_loss"] + (0 if "nsp_accuracy" not in e else 0) for e in pre["evals"]],
+            "o-", ms=3, label="held-out MLM loss")
+    ax.set(xlabel="step", ylabel="loss (MLM + NSP for training)", title="Pre-training loss")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(folder / "pretrain_loss.png", dpi=120)
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    tokens = [e["tokens"] / 1e6 for e in pre["evals"]]
+    ax.plot(tokens, [100 * e["accuracy"] for e in pre["evals"]], "o-", ms=3, label="masked-token accuracy")
+    ax.plot(tokens, [100 * e["most_frequent_accuracy"] for e in pre["evals"]], "--", label="always the most frequent token")
+    ax.set(xlabel="tokens seen (millions)", ylabel="held-out accuracy (%)", title="Masked-LM accuracy")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(folder / "mlm_accuracy.png", dpi=120)
+
+    rows = [("BERT CLS", results["raw"]["cls"]["stsb_test"], PAPER["BERT CLS-vector"]),
+            ("BERT pooler", results["raw"]["pooler"]["stsb_test"], None),
+            ("avg. BERT", results["raw"]["mean"]["stsb_test"], PAPER["Avg. BERT embeddings"])]
+    if "nli_random_init" in results:
+        rows.append(("random init\n+ NLI", results["nli_random_init"]["stsb_test"], None))
+    if "nli" in results:
+        rows.append(("SBERT-NLI", results["nli"]["stsb_test"], PAPER["SBERT-NLI-base"]))
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    x = np.arange(len(rows))
+    ax.bar(x - 0.2, [r[1] for r in rows], 0.4, label=f"ours ({results['size']}, pre-trained here)")
+    ax.bar(x + 0.2, [r[2] or 0 for r in rows], 0.4, label="paper (BERT-base)", color="0.7")
+    ax.axhline(PAPER["Avg. GloVe embeddings"], ls="--", color="C2", lw=1, label="avg. GloVe (paper)")
+    ax.set_xticks(x, [r[0] for r in rows])
+    ax.set(ylabel="STSb test Spearman × 100", title="Table 1: before and after SBERT training")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(folder / "stsb_before_after.png", dpi=120)
+    plt.close("all")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--minutes", type=float, default=55.0, help="pre-training budget (default 55)")
+    p.add_argument("--size", default="mini", help="BERT size (default mini: L4/H256)")
+    p.add_argument("--batch-size", type=int, default=32, help="pre-training batch (default 32)")
+    p.add_argument("--lr", type=float, default=5e-4, help="pre-training peak learning rate")
+    p.add_argument("--nli-lr", type=float, default=1e-4, help="SBERT learning rate (default 1e-4, see README)")
+    p.add_argument("--paper-lr", action=argparse.BooleanOptionalAction, default=True,
+                   help="also train at the paper's 2e-5 (step e)")
+    p.add_argument("--out", default=str(REPO / "runs" / "table1"), help="folder for the models and caches")
+    p.add_argument("--results", default=None, help="results folder (default experiments/results/table1; "
+                                                   "with --quick: OUT/results)")
+    p.add_argument("--quick", action="store_true", help="a tiny model, a few steps and small slices: tests the code")
+    args = p.parse_args(argv)
+
+    data_dir = setup()
+    out = Path(args.out)
+    results_dir = Path(args.results) if args.results else (out / "results" if args.quick else RESULTS / "table1")
+    results_dir.mkdir(parents=True, exist_ok=True)
+    precision = choose_precision("auto")
+    log(f"cpu: {describe_cpu()}; precision {precision}")
+
+    tokenizer = load_tokenizer(resolve_model_dir("all-MiniLM-L6-v2"))  # its uncased WordPiece vocabulary only
+    stsb, sick = load_stsb("test", data_dir), load_sick("test", data_dir)
+    snli_train = [PairExample(r.premise, r.hypothesis, r.label) for r in load_snli("train", data_dir)]
+    snli_test = [PairExample(r.premise, r.hypothesis, r.label) for r in load_snli("test", data_dir)]
+    corpus = sorted(glob.glob(str(data_dir / "corpus" / "*.txt")))
+    size, max_len = args.size, 128
+    config = PretrainConfig(size=size, max_len=max_len, batch_size=args.batch_size, lr=args.lr, minutes=args.minutes,
+                            nsp=True, seed=0, precision="auto", eval_every=200, checkpoint_every=500)
+    if args.quick:
+        size, max_len = "L2-H64-A2", 64
+        corpus = corpus[:1]
+        stsb, sick, snli_train, snli_test = stsb[:200], sick[:200], snli_train[:400], snli_test[:200]
+        config = PretrainConfig(size=size, max_len=max_len, batch_size=16, lr=1e-3, max_steps=30, nsp=True,
+                                eval_every=10, eval_examples=64, progress=False)
+    results = {"paper": PAPER, "size": size, "machine": machine() | {"cpu": describe_cpu(), "precision": precision},
+               "pretraining": {}, "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+
+    def save():
+        write_json(results_dir / "table1.json", results)
+
+    # (a) pre-train.
+    started = time.perf_counter()
+    cache = out / "cache"
+    exclude = frozenset(held_out_sentences(data_dir))
+    paths = corpus + [str(write_train_sentences(cache / "benchmark_train_sentences.txt", data_dir))]
+    bert_dir = out / "bert"
+    state = pretrain(paths, bert_dir, config, tokenizer=tokenizer, cache_dir=cache, exclude=exclude, log=log)
+    last = state.evals[-1]
+    results["pretraining"] = {
+        "config": size, "steps": state.step, "tokens": state.tokens, "minutes": round(state.seconds / 60, 1),
+        "tokens_per_second": round(state.tokens / state.seconds), "held_out": last,
+        "wall_minutes_with_data": round((time.perf_counter() - started) / 60, 1)}
+    log(f"(a) pre-trained: {results['pretraining']}")
+    save()
+
+    # (b) the raw BERT's sentence vectors.
+    bert = BertModel.from_pretrained(bert_dir)
+    results["raw"] = raw_scores(bert, tokenizer, stsb, sick, max_len)
+    log(f"(b) raw BERT: {results['raw']}")
+    save()
+
+    # (c) SBERT on SNLI from our BERT, (d) from a random BERT, (e) at the paper's learning rate.
+    results["nli"] = train_nli(BertModel.from_pretrained(bert_dir), tokenizer, snli_train, snli_test, stsb, sick,
+                               args.nli_lr, precision, out / "sbert-nli", max_len)
+    save()
+    plots(results, bert_dir, results_dir)
+    torch.manual_seed(0)
+    random_bert = BertModel(bert_config(size, len(tokenizer.vocab), max_len))
+    results["nli_random_init"] = train_nli(random_bert, tokenizer, snli_train, snli_test, stsb, sick, args.nli_lr,
+                                           precision, out / "sbert-nli-random-init", max_len)
+    save()
+    plots(results, bert_dir, results_dir)
+    if args.paper_lr:
+        results["nli_paper_lr"] = train_nli(BertModel.from_pretrained(bert_dir), tokenizer, snli_train, snli_test,
+                                            stsb, sick, 2e-5, precision, out / "sbert-nli-lr2e-5", max_len)
+    results["wall_minutes"] = round((time.perf_counter() - started) / 60, 1)
+    save()
+    plots(results, bert_dir, results_dir)
+    log(f"done in {results['wall_minutes']} min")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

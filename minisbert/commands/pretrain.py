@@ -1,0 +1,71 @@
+"""``python -m minisbert pretrain --config mini --corpus PATH [PATH ...] (--minutes M | --max-steps N) --out DIR``.
+
+Pre-trains a BERT from scratch with masked-LM (and next-sentence prediction), see ``minisbert/pretrain.py``.
+``DIR`` ends as a BERT folder: ``config.json``, ``model.safetensors`` (with the heads), ``vocab.txt``,
+``tokenizer_config.json`` and ``pretrain_log.json``; the checkpoint is kept in ``DIR-checkpoint``.
+"""
+
+from __future__ import annotations
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("pretrain", help="pre-train a BERT from scratch (masked LM, next sentence)")
+    p.add_argument("--config", default="mini",
+                   help="model size: tiny (L2/H128), mini (L4/H256), small (L4/H512), medium (L8/H512), base, "
+                        "or L<layers>-H<hidden>[-A<heads>] (default mini)")
+    p.add_argument("--corpus", nargs="+", required=True, metavar="PATH",
+                   help="UTF-8 text files: one paragraph per line, a blank line between documents")
+    budget = p.add_mutually_exclusive_group(required=True)
+    budget.add_argument("--minutes", type=float, help="train for this long (the step count is fixed after timing a few)")
+    budget.add_argument("--max-steps", type=int, help="train for this many steps")
+    p.add_argument("--out", required=True, help="the BERT folder to write (replaced if it is a model folder)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint in OUT-checkpoint")
+    p.add_argument("--max-len", type=int, default=128, help="tokens per example (default 128)")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=5e-4, help="peak learning rate (default 5e-4)")
+    p.add_argument("--warmup-ratio", type=float, default=0.06)
+    p.add_argument("--no-nsp", dest="nsp", action="store_false", help="masked LM only (RoBERTa), no next-sentence task")
+    p.add_argument("--whole-word", action="store_true", help="mask whole words, not single WordPieces")
+    p.add_argument("--add-train-sentences", action="store_true",
+                   help="also train on the SNLI, STSb and SICK train sentences (from --data-dir)")
+    p.add_argument("--data-dir", default=None, help="benchmark data folder (default $MINISBERT_DATA); its dev and "
+                                                    "test sentences are always left out of pre-training")
+    p.add_argument("--vocab", default="all-MiniLM-L6-v2", help="folder (or fetched model) whose vocabulary to use")
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
+                   help="auto: bf16 where the CPU has bf16 instructions")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--eval-every", type=int, default=200, help="steps between held-out evaluations")
+    p.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints (default 500)")
+    p.add_argument("--cache", default=None, help="folder for the tokenized corpus (default ~/.cache/minisbert/corpus)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from pathlib import Path
+
+    from ..corpus import held_out_sentences, write_train_sentences
+    from ..data import resolve_data_dir
+    from ..pretrain import PretrainConfig, pretrain
+    from ..tokenizer import load_tokenizer
+    from ..weights import resolve_model_dir
+
+    config = PretrainConfig(size=args.config, max_len=args.max_len, batch_size=args.batch_size, lr=args.lr,
+                            warmup_ratio=args.warmup_ratio, max_steps=args.max_steps, minutes=args.minutes,
+                            nsp=args.nsp, whole_word=args.whole_word, seed=args.seed, precision=args.precision,
+                            device=args.device, eval_every=args.eval_every, checkpoint_every=args.checkpoint_every,
+                            progress=not args.no_progress)
+    config.check()  # before anything is read
+    cache = Path(args.cache) if args.cache else Path.home() / ".cache" / "minisbert" / "corpus"
+    paths = list(args.corpus)
+    exclude = frozenset()
+    if args.add_train_sentences or args.data_dir:
+        data_dir = resolve_data_dir(args.data_dir)
+        exclude = frozenset(held_out_sentences(data_dir))
+        print(f"leaving out {len(exclude):,} dev and test sentences of STSb, SICK and SNLI")
+        if args.add_train_sentences:
+            paths.append(str(write_train_sentences(cache / "benchmark_train_sentences.txt", data_dir)))
+    tokenizer = load_tokenizer(resolve_model_dir(args.vocab))
+    pretrain(paths, args.out, config, tokenizer=tokenizer, cache_dir=cache, exclude=exclude, resume=args.resume)
+    return 0

@@ -1,0 +1,223 @@
+"""Pre-training end to end on a small slice of the real corpus: the loss falls, resume is exact, bad input is named."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from minisbert import BertForMaskedLM, BertForPreTraining
+from minisbert.corpus import CorpusError
+from minisbert.pretrain import PretrainConfig, bert_config, pretrain
+from minisbert.tokenizer import load_tokenizer
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+TINY = dict(size="L2-H64-A2", max_len=64, batch_size=16, lr=1e-3, warmup_ratio=0.1, eval_every=20,
+            eval_examples=64, checkpoint_every=1000, progress=False, precision="fp32")
+
+
+@pytest.fixture(scope="module")
+def tokenizer(model_dir):
+    return load_tokenizer(model_dir)
+
+
+@pytest.fixture(scope="module")
+def small_corpus(tmp_path_factory, data_dir):
+    """Persuasion and Northanger Abbey's first chapters (about 60,000 words) from the shared corpus."""
+    text = (Path(data_dir) / "corpus" / "austen.txt").read_text(encoding="utf-8")
+    documents = text.split("\n\n")
+    path = tmp_path_factory.mktemp("corpus") / "austen_part.txt"
+    path.write_text("\n\n".join(documents[:40]) + "\n", encoding="utf-8")
+    return path
+
+
+def run(tmp_path, corpus, tokenizer, name="out", **overrides):
+    config = PretrainConfig(**(TINY | overrides))
+    lines = []
+    state = pretrain([corpus], tmp_path / name, config, tokenizer=tokenizer, cache_dir=tmp_path / "cache",
+                     log=lines.append)
+    return state, lines
+
+
+def test_a_few_dozen_steps_lower_the_held_out_loss(tmp_path, small_corpus, tokenizer):
+    state, lines = run(tmp_path, small_corpus, tokenizer, max_steps=40)
+    first, last = state.evals[0], state.evals[-1]
+    assert [e["step"] for e in state.evals] == [20, 40]
+    assert last["mlm_loss"] < first["mlm_loss"] < np.log(len(tokenizer.vocab))  # below a uniform guess
+    assert last["perplexity"] == pytest.approx(np.exp(last["mlm_loss"]))
+    assert 0 < last["most_frequent_accuracy"] < 0.2
+    assert "nsp_accuracy" in last
+    assert any(line.startswith("cpu: ") and "flags:" in line for line in lines)
+
+    out = tmp_path / "out"
+    assert {"config.json", "model.safetensors", "vocab.txt", "pretrain_log.json"} <= {p.name for p in out.iterdir()}
+    log = json.loads((out / "pretrain_log.json").read_text())
+    assert len(log["losses"]) == 40 and log["evals"] == state.evals
+    # The folder is a BERT with both heads, and loads as the masked-LM model too.
+    model = BertForPreTraining.from_pretrained(out)
+    assert model.config.num_hidden_layers == 2 and model.config.hidden_size == 64
+    BertForMaskedLM.from_pretrained(out)
+
+
+def test_a_run_stopped_and_resumed_ends_with_the_same_parameters(tmp_path, small_corpus, tokenizer):
+    run(tmp_path, small_corpus, tokenizer, name="whole", max_steps=12, whole_word=True)
+    run(tmp_path, small_corpus, tokenizer, name="split", max_steps=12, whole_word=True, stop_after_steps=5)
+    assert not (tmp_path / "split").exists() and (tmp_path / "split-checkpoint").is_dir()
+    config = PretrainConfig(**(TINY | dict(max_steps=12, whole_word=True)))
+    state = pretrain([small_corpus], tmp_path / "split", config, tokenizer=tokenizer, cache_dir=tmp_path / "cache",
+                     resume=True, log=lambda line: None)
+    assert state.step == 12
+    whole = BertForPreTraining.from_pretrained(tmp_path / "whole").state_dict()
+    split = BertForPreTraining.from_pretrained(tmp_path / "split").state_dict()
+    for name, tensor in whole.items():
+        assert torch.equal(tensor, split[name]), name
+
+
+def test_without_nsp_the_model_is_a_masked_lm(tmp_path, small_corpus, tokenizer):
+    state, _ = run(tmp_path, small_corpus, tokenizer, max_steps=3, nsp=False, eval_every=3)
+    assert "nsp_accuracy" not in state.evals[-1]
+    keys = json.loads((tmp_path / "out" / "config.json").read_text())["architectures"]
+    assert keys == ["BertForMaskedLM"]
+
+
+def test_the_tokenized_corpus_is_cached_and_rebuilt_when_the_text_changes(tmp_path, small_corpus, tokenizer):
+    from minisbert.corpus import tokenize_corpus
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text(small_corpus.read_text())
+    first = tokenize_corpus([corpus], tokenizer, tmp_path / "cache")
+    assert len(list((tmp_path / "cache").iterdir())) == 1
+    again = tokenize_corpus([corpus], tokenizer, tmp_path / "cache")
+    assert np.array_equal(first.ids, again.ids)
+    corpus.write_text(small_corpus.read_text() + "\n\nA new document.\n")
+    changed = tokenize_corpus([corpus], tokenizer, tmp_path / "cache")
+    assert len(list((tmp_path / "cache").iterdir())) == 2
+    assert len(changed.ids) == len(first.ids) + 4  # a, new, document, .
+
+
+@pytest.mark.fast
+@pytest.mark.parametrize("overrides, message", [
+    (dict(max_len=513), "max_len must be an int from 8 to 512"),
+    (dict(minutes=0, max_steps=None), "minutes must be a number > 0"),
+    (dict(minutes=-1, max_steps=None), "minutes must be a number > 0"),
+    (dict(size="huge"), "unknown size 'huge'"),
+    (dict(max_steps=None), "give exactly one of max_steps and minutes"),
+])
+def test_bad_settings_are_named(tmp_path, small_corpus, tokenizer, overrides, message):
+    with pytest.raises(ValueError, match=message):
+        run(tmp_path, small_corpus, tokenizer, **(dict(max_steps=2) | overrides))
+
+
+@pytest.mark.fast
+def test_bad_corpora_are_named(tmp_path, tokenizer):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n  \n")
+    with pytest.raises(CorpusError, match="no text in"):
+        run(tmp_path, empty, tokenizer, max_steps=2)
+    latin1 = tmp_path / "latin1.txt"
+    latin1.write_bytes("Une phrase.\n\nCaf\xe9 cr\xe8me.\n".encode("latin-1"))
+    with pytest.raises(CorpusError, match=r"latin1.txt is not UTF-8 text \(line 3"):
+        run(tmp_path, latin1, tokenizer, max_steps=2)
+    one = tmp_path / "one.txt"
+    one.write_text("Only one document. It has two sentences.\n")
+    with pytest.raises(CorpusError, match="at least 2 documents"):
+        run(tmp_path, one, tokenizer, max_steps=2)
+
+
+@pytest.mark.fast
+def test_named_sizes_are_turc_et_al():
+    assert [(c.num_hidden_layers, c.hidden_size, c.num_attention_heads, c.intermediate_size)
+            for c in (bert_config(s, 30522) for s in ("tiny", "mini", "small"))] == \
+        [(2, 128, 2, 512), (4, 256, 4, 1024), (4, 512, 8, 2048)]
+    assert bert_config("L3-H96-A3", 100).num_attention_heads == 3
+
+
+def test_command_line_pretrain_then_fill_mask(tmp_path, small_corpus, model_dir):
+    out = tmp_path / "bert"
+    cmd = [sys.executable, "-m", "minisbert", "pretrain", "--config", "L2-H64-A2", "--corpus", str(small_corpus),
+           "--max-steps", "4", "--out", str(out), "--max-len", "32", "--batch-size", "8", "--eval-every", "2",
+           "--precision", "fp32", "--cache", str(tmp_path / "cache"), "--no-progress", "--vocab", str(model_dir)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "held-out MLM loss" in done.stdout
+    done = subprocess.run([sys.executable, "-m", "minisbert", "fill-mask", "The man went to the [MASK] to buy milk.",
+                           "--model", str(out), "-k", "3"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("[MASK] 1: ") and done.stdout.count(",") == 2
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--minutes", "0"], "minutes must be a number > 0"),
+    (["--minutes", "-3"], "minutes must be a number > 0"),
+    (["--max-steps", "2", "--config", "giant"], "unknown size 'giant'"),
+    (["--max-steps", "2", "--max-len", "600"], "max_len must be an int from 8 to 512"),
+])
+def test_command_line_bad_settings_exit_2(tmp_path, small_corpus, argv, message):
+    done = subprocess.run([sys.executable, "-m", "minisbert", "pretrain", "--corpus", str(small_corpus),
+                           "--out", str(tmp_path / "o"), *argv], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_fill_mask_refuses_text_without_mask_and_a_folder_without_the_head(tmp_path, model_dir):
+    done = subprocess.run([sys.executable, "-m", "minisbert", "fill-mask", "No mask here.", "--model", str(model_dir)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "no masked-LM head" in done.stderr and done.stderr.count("\n") == 1
+
+
+def test_a_raw_bert_folder_loads_as_a_sentence_encoder_with_mean_pooling_as_sentence_transformers(tmp_path, tokenizer):
+    from sentence_transformers import SentenceTransformer
+
+    from minisbert import BertConfig, SentenceBert
+
+    torch.manual_seed(0)
+    bert = BertForPreTraining(BertConfig(vocab_size=len(tokenizer.vocab), hidden_size=48, num_hidden_layers=2,
+                                         num_attention_heads=3, intermediate_size=96)).eval()
+    bert.save_pretrained(tmp_path)
+    tokenizer.save(tmp_path)
+    assert not (tmp_path / "modules.json").exists()
+    ours = SentenceBert.from_pretrained(tmp_path)
+    assert ours.pooling.mode == "mean" and not ours.normalize
+    st = SentenceTransformer(str(tmp_path), device="cpu")
+    sentences = ["A man is playing a guitar.", "Raw BERT vectors, averaged.", "x"]
+    a = ours.encode(sentences, convert_to="torch")
+    b = st.encode(sentences, convert_to_tensor=True)
+    assert (a - b).abs().max() <= 1e-6
+
+
+@pytest.mark.slow
+def test_a_run_killed_mid_way_and_resumed_ends_with_the_same_parameters(tmp_path, small_corpus, model_dir):
+    """SIGKILL after the first checkpoint (not a polite stop), then --resume: the same parameters as a run
+    that was never interrupted."""
+    import signal
+    import time
+
+    def command(out, *extra):
+        return [sys.executable, "-m", "minisbert", "pretrain", "--config", "L2-H64-A2", "--corpus", str(small_corpus),
+                "--max-steps", "40", "--out", str(out), "--max-len", "32", "--batch-size", "8", "--eval-every", "20",
+                "--checkpoint-every", "5", "--precision", "fp32", "--cache", str(tmp_path / "cache"), "--no-progress",
+                "--vocab", str(model_dir), *extra]
+
+    done = subprocess.run(command(tmp_path / "whole"), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    killed = subprocess.Popen(command(tmp_path / "killed"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    state = tmp_path / "killed-checkpoint" / "trainer_state.json"
+    deadline = time.monotonic() + 240
+    while not state.exists() and killed.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    assert killed.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    step = json.loads(state.read_text())["state"]["step"]
+    assert 0 < step < 40
+    done = subprocess.run(command(tmp_path / "killed", "--resume"), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert f"resumed at step {step}" in done.stdout
+    whole = BertForPreTraining.from_pretrained(tmp_path / "whole").state_dict()
+    resumed = BertForPreTraining.from_pretrained(tmp_path / "killed").state_dict()
+    for name, tensor in whole.items():
+        assert torch.equal(tensor, resumed[name]), name

@@ -1,0 +1,170 @@
+"""The pre-training heads against transformers' BertForPreTraining / BertForMaskedLM, in the same process.
+
+Seeded tiny random models with odd sizes (so no dimension can be confused with another): logits, loss and
+every gradient within 1e-5; folders saved by either library load in the other.
+"""
+
+import json
+
+import pytest
+import torch
+import transformers
+
+from minisbert import BertConfig, BertForMaskedLM, BertForPreTraining
+from minisbert.weights import WeightsError, read_safetensors
+
+pytestmark = pytest.mark.fast
+
+TOL = 1e-5
+ODD = dict(vocab_size=101, hidden_size=30, num_hidden_layers=3, num_attention_heads=5, intermediate_size=37,
+           max_position_embeddings=23, type_vocab_size=2, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+
+
+def hf_pair(cls_name: str, seed: int = 0):
+    """A seeded random transformers model and ours holding its weights (loaded from its state dict)."""
+    torch.manual_seed(seed)
+    hf_cls = getattr(transformers, cls_name)
+    hf = hf_cls(transformers.BertConfig(**ODD)).eval()
+    with torch.no_grad():  # random non-zero biases, so a missing or misplaced bias shows
+        for name, p in hf.named_parameters():
+            if name.endswith("bias"):
+                p.normal_(0, 0.1)
+    ours = {"BertForPreTraining": BertForPreTraining, "BertForMaskedLM": BertForMaskedLM}[cls_name](BertConfig(**ODD)).eval()
+    from minisbert.weights import load_state_strict
+    load_state_strict(ours, hf.state_dict(), source="transformers", key_map=ours.checkpoint_key)
+    return hf, ours
+
+
+def batch(seed: int = 1, B: int = 3, T: int = 17):
+    g = torch.Generator().manual_seed(seed)
+    input_ids = torch.randint(0, ODD["vocab_size"], (B, T), generator=g)
+    attention_mask = torch.ones(B, T, dtype=torch.long)
+    attention_mask[1, 11:] = 0  # a padded row
+    attention_mask[2, 5:] = 0
+    token_type_ids = (torch.arange(T) >= 7).long().expand(B, T).contiguous()
+    labels = torch.full((B, T), -100)
+    chosen = torch.rand(B, T, generator=g) < 0.3
+    chosen &= attention_mask.bool()
+    labels[chosen] = torch.randint(0, ODD["vocab_size"], (int(chosen.sum()),), generator=g)
+    nsp = torch.tensor([0, 1, 1])
+    return input_ids, attention_mask, token_type_ids, labels, nsp
+
+
+def grads(model) -> dict[str, torch.Tensor]:
+    return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+
+def check_grads(hf, ours):
+    g_hf, g_ours = grads(hf), grads(ours)
+    assert set(g_ours) <= set(g_hf)
+    assert len(g_ours) == len(list(ours.parameters()))
+    for name, g in g_ours.items():
+        assert (g - g_hf[name]).abs().max() <= TOL, name
+
+
+@pytest.mark.parametrize("decode", ["all", "labelled"])
+def test_pretraining_logits_loss_and_gradients_match_transformers(decode):
+    hf, ours = hf_pair("BertForPreTraining")
+    ids, mask, types, labels, nsp = batch()
+    ref = hf(input_ids=ids, attention_mask=mask, token_type_ids=types, labels=labels, next_sentence_label=nsp)
+    out = ours(ids, mask, types, labels=labels, next_sentence_label=nsp, decode=decode)
+    valid = mask.bool()
+    if decode == "all":
+        assert out.prediction_logits.shape == (3, 17, ODD["vocab_size"])
+        assert (out.prediction_logits - ref.prediction_logits)[valid].abs().max() <= TOL
+    else:  # only the labelled rows, in order
+        assert out.prediction_logits.shape == (int((labels != -100).sum()), ODD["vocab_size"])
+        assert (out.prediction_logits - ref.prediction_logits[labels != -100]).abs().max() <= TOL
+    assert (out.seq_relationship_logits - ref.seq_relationship_logits).abs().max() <= TOL
+    assert abs(out.loss.item() - ref.loss.item()) <= TOL
+    ref.loss.backward()
+    out.loss.backward()
+    check_grads(hf, ours)
+
+
+@pytest.mark.parametrize("decode", ["all", "labelled"])
+def test_masked_lm_logits_loss_and_gradients_match_transformers(decode):
+    hf, ours = hf_pair("BertForMaskedLM", seed=3)
+    ids, mask, types, labels, _ = batch(seed=4)
+    ref = hf(input_ids=ids, attention_mask=mask, token_type_ids=types, labels=labels)
+    out = ours(ids, mask, types, labels=labels, decode=decode)
+    if decode == "all":
+        assert (out.logits - ref.logits)[mask.bool()].abs().max() <= TOL
+    assert out.seq_relationship_logits is None
+    assert abs(out.loss.item() - ref.loss.item()) <= TOL
+    ref.loss.backward()
+    out.loss.backward()
+    check_grads(hf, ours)
+
+
+def test_the_decoder_is_tied_to_the_word_embeddings():
+    model = BertForPreTraining(BertConfig(**ODD))
+    keys = set(model.state_dict())
+    assert "cls.predictions.bias" in keys and "cls.predictions.decoder.weight" not in keys
+    with torch.no_grad():
+        model.bert.embeddings.word_embeddings.weight[5] += 1.0
+    h = torch.randn(2, ODD["hidden_size"])
+    t = model.cls.predictions.transform(h)
+    expected = t @ model.bert.embeddings.word_embeddings.weight.T + model.cls.predictions.bias
+    assert torch.equal(model.cls.predictions(h), expected)
+
+
+@pytest.mark.parametrize("cls_name", ["BertForPreTraining", "BertForMaskedLM"])
+def test_a_folder_saved_by_minisbert_loads_in_transformers(tmp_path, cls_name):
+    _, ours = hf_pair(cls_name, seed=5)
+    ours.save_pretrained(tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text())["architectures"] == [cls_name]
+    hf, info = getattr(transformers, cls_name).from_pretrained(tmp_path, output_loading_info=True)
+    assert info["missing_keys"] == set() or info["missing_keys"] == []
+    assert not info["unexpected_keys"] and not info["mismatched_keys"]
+    ids, mask, types, _, _ = batch(seed=6)
+    ref = hf.eval()(input_ids=ids, attention_mask=mask, token_type_ids=types)
+    out = ours(ids, mask, types)
+    assert (out.prediction_logits - ref.logits if cls_name == "BertForMaskedLM" else
+            out.prediction_logits - ref.prediction_logits)[mask.bool()].abs().max() <= TOL
+
+
+@pytest.mark.parametrize("cls_name", ["BertForPreTraining", "BertForMaskedLM"])
+def test_a_folder_saved_by_transformers_loads_in_minisbert(tmp_path, cls_name):
+    hf, _ = hf_pair(cls_name, seed=7)
+    hf.save_pretrained(tmp_path)
+    ours = {"BertForPreTraining": BertForPreTraining, "BertForMaskedLM": BertForMaskedLM}[cls_name].from_pretrained(tmp_path)
+    ids, mask, types, _, _ = batch(seed=8)
+    ref = hf(input_ids=ids, attention_mask=mask, token_type_ids=types)
+    out = ours(ids, mask, types)
+    ref_logits = ref.logits if cls_name == "BertForMaskedLM" else ref.prediction_logits
+    assert (out.prediction_logits - ref_logits)[mask.bool()].abs().max() <= TOL
+
+
+def test_a_pretraining_folder_loads_as_a_masked_lm_and_as_a_bert_model(tmp_path):
+    from minisbert import BertModel
+    _, ours = hf_pair("BertForPreTraining", seed=9)
+    ours.save_pretrained(tmp_path)
+    mlm = BertForMaskedLM.from_pretrained(tmp_path)
+    bert = BertModel.from_pretrained(tmp_path)
+    ids, mask, types, _, _ = batch(seed=10)
+    assert torch.equal(mlm(ids, mask, types).logits, ours(ids, mask, types).prediction_logits)
+    assert torch.equal(bert(ids, mask, types).last_hidden_state, ours.bert(ids, mask, types).last_hidden_state)
+
+
+def test_a_masked_lm_folder_lacks_what_pretraining_needs(tmp_path):
+    _, mlm = hf_pair("BertForMaskedLM", seed=11)
+    mlm.save_pretrained(tmp_path)
+    assert "cls.seq_relationship.weight" not in read_safetensors(tmp_path / "model.safetensors")
+    with pytest.raises(WeightsError, match="missing keys.*cls.seq_relationship"):
+        BertForPreTraining.from_pretrained(tmp_path)
+
+
+def test_bad_labels_are_named():
+    model = BertForPreTraining(BertConfig(**ODD))
+    ids = torch.randint(0, 101, (2, 5))
+    with pytest.raises(ValueError, match="labels must have shape"):
+        model(ids, labels=torch.zeros(2, 4, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 101\)"):
+        model(ids, labels=torch.full((2, 5), 101))
+    with pytest.raises(ValueError, match="decode='labelled' needs labels"):
+        model(ids, decode="labelled")
+    with pytest.raises(ValueError, match="next_sentence_label must lie"):
+        model(ids, next_sentence_label=torch.tensor([0, 2]))
+    with pytest.raises(ValueError, match="no next-sentence head"):
+        BertForMaskedLM(BertConfig(**ODD))(ids, next_sentence_label=torch.tensor([0, 1]))
