@@ -16,16 +16,16 @@ import torch
 
 from .bert import BertForMaskedLM
 from .checks import check_positive_int
+from .tokenizer import BertTokenizer, load_tokenizer
 
 
 class NoMaskedLMHeadError(ValueError):
     """A model folder without the masked-LM head (``cls.predictions.*``): a sentence encoder, for example."""
 
 
-def load_masked_lm(folder: str | Path) -> tuple[BertForMaskedLM, "BertTokenizer"]:  # noqa: F821
+def load_masked_lm(folder: str | Path) -> tuple[BertForMaskedLM, BertTokenizer]:
     """The masked-LM model and tokenizer of a BERT folder (one saved with ``BertForPreTraining`` or
     ``BertForMaskedLM``, here or by transformers)."""
-    from .tokenizer import load_tokenizer
     from .weights import check_safetensors_header, resolve_model_dir
 
     folder = resolve_model_dir(folder)

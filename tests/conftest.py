@@ -163,3 +163,24 @@ def _shared_models_left_as_loaded():
             more = f" and {len(new) - 5} more" if len(new) > 5 else ""
             pytest.fail(f"the test left the shared {name} changed: {', '.join(new[:5])}{more}; restore it in "
                         "finally, or work on copy.deepcopy(model)", pytrace=False)
+
+
+@pytest.fixture
+def killed_when():
+    """``killed_when(command, path)``: start ``command``, SIGKILL it once ``path`` exists (a checkpoint written),
+    and check that it really was killed mid-way rather than finished."""
+    import signal
+    import subprocess
+    import time
+
+    def run(command: list[str], path: Path, env: dict | None = None, timeout: float = 240) -> None:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        deadline = time.monotonic() + timeout
+        while not path.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+        assert path.exists()
+
+    return run

@@ -7,10 +7,8 @@ checkpoint-file cases in tests/test_weights.py.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 import warnings
 
 import numpy as np
@@ -184,7 +182,7 @@ def tiny_model_folder(tmp_path, tok):
     return tmp_path / "tiny"
 
 
-def test_training_killed_mid_epoch_then_resumed_matches_an_uninterrupted_run(tiny_model_folder, tmp_path, data_dir):
+def test_training_killed_mid_epoch_then_resumed_matches_an_uninterrupted_run(tiny_model_folder, tmp_path, data_dir, killed_when):
     """A real subprocess, killed with SIGKILL after its first checkpoint, then resumed from it."""
     common = ["train", "--objective", "regression", "--data", "stsb", "--model", str(tiny_model_folder),
               "--epochs", "2", "--limit", "160", "--batch-size", "8", "--lr", "1e-3", "--max-seq-length", "24",
@@ -195,14 +193,7 @@ def test_training_killed_mid_epoch_then_resumed_matches_an_uninterrupted_run(tin
     assert whole.returncode == 0, whole.stderr
 
     killed_out, checkpoint = tmp_path / "killed", tmp_path / "killed-checkpoint"
-    process = subprocess.Popen([sys.executable, "-m", "minisbert", *common, "--out", str(killed_out)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    deadline = time.monotonic() + 240
-    while not checkpoint.exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    killed_when([sys.executable, "-m", "minisbert", *common, "--out", str(killed_out)], checkpoint, env=env)
     assert checkpoint.exists() and not killed_out.exists()
 
     resumed = run_cli(*common, "--out", str(killed_out), "--resume", env=env)

@@ -97,6 +97,13 @@ def test_the_tokenized_corpus_is_cached_and_rebuilt_when_the_text_changes(tmp_pa
     changed = tokenize_corpus([corpus], tokenizer, tmp_path / "cache")
     assert len(list((tmp_path / "cache").iterdir())) == 2
     assert len(changed.ids) == len(first.ids) + 4  # a, new, document, .
+    # Another vocabulary (one entry renamed) is another cache, even for the same text.
+    from minisbert.tokenizer import BertTokenizer
+    vocab = dict(tokenizer.vocab)
+    vocab["zzzz"] = vocab.pop("[unused5]")
+    other = BertTokenizer(vocab)
+    tokenize_corpus([corpus], other, tmp_path / "cache")
+    assert len(list((tmp_path / "cache").iterdir())) == 3
 
 
 @pytest.mark.fast
@@ -148,6 +155,9 @@ def test_command_line_pretrain_then_fill_mask(tmp_path, small_corpus, model_dir)
                            "--model", str(out), "-k", "3"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("[MASK] 1: ") and done.stdout.count(",") == 2
+    done = subprocess.run([sys.executable, "-m", "minisbert", "fill-mask", "Nothing to fill here.", "--model", str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "has no [MASK] token to fill" in done.stderr and done.stderr.count("\n") == 1
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -190,12 +200,9 @@ def test_a_raw_bert_folder_loads_as_a_sentence_encoder_with_mean_pooling_as_sent
 
 
 @pytest.mark.slow
-def test_a_run_killed_mid_way_and_resumed_ends_with_the_same_parameters(tmp_path, small_corpus, model_dir):
+def test_a_run_killed_mid_way_and_resumed_ends_with_the_same_parameters(tmp_path, small_corpus, model_dir, killed_when):
     """SIGKILL after the first checkpoint (not a polite stop), then --resume: the same parameters as a run
     that was never interrupted."""
-    import signal
-    import time
-
     def command(out, *extra):
         return [sys.executable, "-m", "minisbert", "pretrain", "--config", "L2-H64-A2", "--corpus", str(small_corpus),
                 "--max-steps", "40", "--out", str(out), "--max-len", "32", "--batch-size", "8", "--eval-every", "20",
@@ -204,14 +211,8 @@ def test_a_run_killed_mid_way_and_resumed_ends_with_the_same_parameters(tmp_path
 
     done = subprocess.run(command(tmp_path / "whole"), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    killed = subprocess.Popen(command(tmp_path / "killed"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     state = tmp_path / "killed-checkpoint" / "trainer_state.json"
-    deadline = time.monotonic() + 240
-    while not state.exists() and killed.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    killed.send_signal(signal.SIGKILL)
-    killed.wait()
-    assert killed.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    killed_when(command(tmp_path / "killed"), state)
     step = json.loads(state.read_text())["state"]["step"]
     assert 0 < step < 40
     done = subprocess.run(command(tmp_path / "killed", "--resume"), capture_output=True, text=True, timeout=300)
