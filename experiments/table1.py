@@ -87,7 +87,9 @@ def train_nli(bert: BertModel, tokenizer, train_pairs, test_pairs, stsb, sick, l
     objective = ClassificationObjective(model, SNLI_LABELS)
     config = TrainConfig(epochs=1, batch_size=16, lr=lr, warmup_ratio=0.1, seed=0)
     started = time.perf_counter()
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+    # cache_enabled=False: autocast otherwise keeps the bf16 copy of each weight made at the first step for
+    # as long as the context lasts, and every later forward would run the weights of step 1.
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16", cache_enabled=False):
         state = train(objective, train_pairs, config, out=out)
     seconds = time.perf_counter() - started
     model.eval()
@@ -159,11 +161,14 @@ def main(argv=None) -> int:
     p.add_argument("--results", default=None, help="results folder (default experiments/results/table1; "
                                                    "with --quick: OUT/results)")
     p.add_argument("--quick", action="store_true", help="a tiny model, a few steps and small slices: tests the code")
-    p.add_argument("--only-paper-lr", action="store_true",
-                   help="run step (e) alone, on the BERT in OUT/bert, adding it to the results of an earlier run")
+    p.add_argument("--only", choices=["nli", "nli_random_init", "nli_paper_lr"], default=None,
+                   help="run one of (c), (d), (e) alone on the BERT in OUT/bert, adding it to an earlier run's results")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default 2, the machine's cores)")
     args = p.parse_args(argv)
 
     data_dir = setup()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     out = Path(args.out)
     results_dir = Path(args.results) if args.results else (out / "results" if args.quick else RESULTS / "table1")
     results_dir.mkdir(parents=True, exist_ok=True)
@@ -184,6 +189,7 @@ def main(argv=None) -> int:
         stsb, sick, snli_train, snli_test = stsb[:200], sick[:200], snli_train[:400], snli_test[:200]
         config = PretrainConfig(size=size, max_len=max_len, batch_size=16, lr=1e-3, max_steps=30, nsp=True,
                                 eval_every=10, eval_examples=64, progress=False)
+    started = time.perf_counter()
     results = {"paper": PAPER, "size": size, "machine": machine() | {"cpu": describe_cpu(), "precision": precision},
                "pretraining": {}, "started": time.strftime("%Y-%m-%d %H:%M:%S")}
 
@@ -191,15 +197,24 @@ def main(argv=None) -> int:
         write_json(results_dir / "table1.json", results)
 
     bert_dir = out / "bert"
-    if args.only_paper_lr:  # (e) alone, after a run that stopped after (d)
-        results = json.loads((results_dir / "table1.json").read_text())
-        results["nli_paper_lr"] = train_nli(BertModel.from_pretrained(bert_dir), tokenizer, snli_train, snli_test,
-                                            stsb, sick, 2e-5, precision, out / "sbert-nli-lr2e-5", max_len)
+    def nli(name: str) -> dict:
+        """(c), (d) or (e) by name."""
+        if name == "nli_random_init":
+            torch.manual_seed(0)
+            bert = BertModel(bert_config(size, len(tokenizer.vocab), max_len))
+        else:
+            bert = BertModel.from_pretrained(bert_dir)
+        lr = 2e-5 if name == "nli_paper_lr" else args.nli_lr
+        return train_nli(bert, tokenizer, snli_train, snli_test, stsb, sick, lr, precision, out / name, max_len)
+
+    if args.only:  # one NLI run on the BERT of an earlier run; read, add and write the results at the end
+        result = nli(args.only)
+        results = json.loads((results_dir / "table1.json").read_text()) | {args.only: result}
         save()
+        plots(results, bert_dir, results_dir)
         return 0
 
     # (a) pre-train.
-    started = time.perf_counter()
     cache = out / "cache"
     exclude = frozenset(held_out_sentences(data_dir))
     paths = corpus + [str(write_train_sentences(cache / "benchmark_train_sentences.txt", data_dir))]
@@ -219,19 +234,10 @@ def main(argv=None) -> int:
     save()
 
     # (c) SBERT on SNLI from our BERT, (d) from a random BERT, (e) at the paper's learning rate.
-    results["nli"] = train_nli(BertModel.from_pretrained(bert_dir), tokenizer, snli_train, snli_test, stsb, sick,
-                               args.nli_lr, precision, out / "sbert-nli", max_len)
-    save()
-    plots(results, bert_dir, results_dir)
-    torch.manual_seed(0)
-    random_bert = BertModel(bert_config(size, len(tokenizer.vocab), max_len))
-    results["nli_random_init"] = train_nli(random_bert, tokenizer, snli_train, snli_test, stsb, sick, args.nli_lr,
-                                           precision, out / "sbert-nli-random-init", max_len)
-    save()
-    plots(results, bert_dir, results_dir)
-    if args.paper_lr:
-        results["nli_paper_lr"] = train_nli(BertModel.from_pretrained(bert_dir), tokenizer, snli_train, snli_test,
-                                            stsb, sick, 2e-5, precision, out / "sbert-nli-lr2e-5", max_len)
+    for name in ("nli", "nli_random_init") + (("nli_paper_lr",) if args.paper_lr else ()):
+        results[name] = nli(name)
+        save()
+        plots(results, bert_dir, results_dir)
     results["wall_minutes"] = round((time.perf_counter() - started) / 60, 1)
     save()
     plots(results, bert_dir, results_dir)
