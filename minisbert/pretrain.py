@@ -291,23 +291,18 @@ def pretrain(paths: list, out: str | Path, config: PretrainConfig | None = None,
         batch = _to_device(to_batch(data.train, index, data, config, masks, model_config.vocab_size), config.device)
 
         started = time.perf_counter()
-        with _autocast(config, precision):
-            loss = model(**batch, decode="labelled").loss
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-        optimizer.step()
+        loss = train_step(model, optimizer, batch, config)
         scheduler.step()
         state.seconds += time.perf_counter() - started
         state.step += 1
         state.tokens += int(batch["attention_mask"].sum())
-        state.losses.append(loss.item())
+        state.losses.append(loss)
         _show(bar, state)
 
         last = state.step == total_steps or (deadline is not None and time.monotonic() > deadline)
         if state.step % config.eval_every == 0 or last:
             state.evals.append({"step": state.step, "tokens": state.tokens, "seconds": state.seconds,
-                                **evaluate_mlm(model, data, _with(config, precision))})
+                                **evaluate_mlm(model, data, config)})
             e = state.evals[-1]
             log(f"step {state.step:,}: held-out MLM loss {e['mlm_loss']:.3f}, accuracy {e['accuracy']:.3f} "
                 f"(most frequent token {e['most_frequent_accuracy']:.3f}), perplexity {e['perplexity']:.1f}")
@@ -340,34 +335,38 @@ def _saved_state(checkpoint_dir: Path) -> dict:
     return read_json(checkpoint_dir / CHECKPOINT_STATE)["state"]
 
 
+def train_step(model: nn.Module, optimizer, batch: dict, config: PretrainConfig) -> float:
+    """Forward (under bf16 autocast where chosen), backward, clip, AdamW step; returns the loss."""
+    # The autocast context holds the forward only: it caches the bf16 copy of each weight while it lasts,
+    # so a context around several steps would run every forward with the first step's weights.
+    with _autocast(config):
+        loss = model(**batch, decode="labelled").loss
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+    optimizer.step()
+    return loss.item()
+
+
 def _time_steps(model, optimizer, data, config, steps: int = 4) -> float:
     """Seconds per training step (the median of a few, after one warm-up step), for a time budget."""
     times = []
     generator = torch.Generator().manual_seed(0)
-    precision = choose_precision(config.precision, config.device)
     for i in range(steps + 1):
         index = np.arange(i * config.batch_size, (i + 1) * config.batch_size) % len(data.train)
         batch = _to_device(to_batch(data.train, index, data, config, generator, model.config.vocab_size), config.device)
         started = time.perf_counter()
-        with _autocast(config, precision):
-            loss = model(**batch, decode="labelled").loss
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        train_step(model, optimizer, batch, config)
         times.append(time.perf_counter() - started)
     # An evaluation every eval_every steps costs about eval_examples / batch_size forward passes (a third of a step each).
     per_step = float(np.median(times[1:]))
     return per_step * (1 + config.eval_examples / config.batch_size / 3 / config.eval_every)
 
 
-def _autocast(config: PretrainConfig, precision: str | None = None):
-    precision = precision or choose_precision(config.precision, config.device)
+def _autocast(config: PretrainConfig):
     device_type = "cuda" if str(config.device).startswith("cuda") else "cpu"
+    precision = choose_precision(config.precision, config.device)
     return torch.autocast(device_type, dtype=torch.bfloat16, enabled=precision == "bf16")
-
-
-def _with(config: PretrainConfig, precision: str) -> PretrainConfig:
-    return dataclasses.replace(config, precision=precision)
 
 
 def _to_device(batch: dict, device: str) -> dict:
