@@ -256,3 +256,47 @@ for hi, ax in enumerate(axes.flat):
 fig.suptitle(f"All {A} heads of the last layer, {T} tokens")
 fig.tight_layout()
 plt.show()
+
+# %% [markdown]
+# ## 9. The same attention, interactive
+#
+# `minisbert.views` draws these maps from the model's own forward as HTML pages that run in the notebook
+# (and `.save("page.html")` writes them to open in any browser, offline). The **head view** puts the
+# queries on the left and the keys on the right, one line per pair, its opacity the weight: hover "it" to
+# see layer 3, head 1 send it to "animal". Every number on the page is the model's, rounded to 3 decimals.
+
+# %%
+from minisbert import views
+
+head = views.head_view(model, sentence, tokenizer=tok, layer=3, heads=[1])
+page = torch.tensor(head.data["attention"]) / head.data["scale"]      # (L, A, T, T), as the page holds it
+for i in range(L):
+    assert (page[i] - maps[i][0]).abs().max() <= 5e-4                 # the page's numbers are the model's
+head
+
+# %% [markdown]
+# The **model view**: every layer × head at once, as small maps (queries down, keys across). The
+# previous-token head of layer 0 is the diagonal band in column H2; a click opens a head in the head view
+# below the grid.
+
+# %%
+views.model_view(model, sentence, tokenizer=tok)
+
+# %% [markdown]
+# The **neuron view** is section 2's hand computation for one query token: its q, each key's k, the
+# products q_i·k_i, their sum over √d, the softmax. Here for "it" in layer 3, head 1; pick another query,
+# head or layer in the page. Its q and k are the outputs of the layer's `query` and `key` modules, read with
+# forward hooks (`views.capture_qkv`), the same tensors the attention multiplies:
+
+# %%
+neuron = views.neuron_view(model, sentence, tokenizer=tok, layer=3, head=1, query=it)
+att3 = model.encoder.layer[3].attention.self
+with torch.no_grad():
+    h3 = model(ids, mask, types, output_hidden_states=True).hidden_states[3]   # layer 3's input (1, T, H)
+    q3 = att3.split_heads(att3.query(h3))[0, 1]                        # (T, hs): head 1's queries
+    k3 = att3.split_heads(att3.key(h3))[0, 1]                          # (T, hs): head 1's keys
+by_hand = (q3[it] @ k3.T / math.sqrt(hs)).softmax(-1)                  # (T,): the row the page draws
+page_q = torch.tensor(neuron.data["q"][3][1]) / neuron.data["scale"]
+assert (page_q - q3).abs().max() <= 5e-4 and (by_hand - row).abs().max() < TOL
+print("softmax(q·k/√d) for 'it':", [f"{w:.3f}" for w in by_hand.tolist()])
+neuron

@@ -183,3 +183,22 @@ fig.colorbar(im, ax=ax, label="cosine similarity", shrink=0.85)
 ax.set_title("Cosine similarity of sentence vectors (all-MiniLM-L6-v2, minisbert)", fontsize=10)
 fig.tight_layout()
 plt.show()
+
+# %% [markdown]
+# The same matrix as an interactive page (`minisbert.views`): hover a cell for its two sentences and
+# their cosine. It runs in the notebook, and `.save("similarity.html")` writes it for any browser, offline.
+
+# %%
+from minisbert import views
+
+page = views.similarity_view(sbert, sentences)
+assert (torch.tensor(page.data["similarity"]) - S).abs().max() <= 5e-4   # the page's numbers are S
+page
+
+# %% [markdown]
+# And the eight vectors in two dimensions: their projection on the two directions of largest variance
+# (principal component analysis of the 384-dimensional vectors). The four topics fall into four places,
+# each paraphrase pair side by side; hover a point to read its sentence.
+
+# %%
+views.pca_view(sbert, sentences, labels=["music", "music", "cooking", "cooking", "markets", "markets", "cats", "cats"])

@@ -56,6 +56,25 @@ print("logits", ours.squeeze(1), " max |Δ| vs transformers:", (ours - theirs).a
 assert (ours - theirs).abs().max() < TOL
 
 # %% [markdown]
+# What "every token of `a` attends to every token of `b`" looks like: the **pair view** of `minisbert.views`
+# draws the cross-encoder input's attention, queries on the left, keys on the right. *show: A → B* keeps only
+# the lines from sentence A to sentence B (the line above the drawing gives, per head, the share of A's
+# attention that lands in B). Tick *encoded separately* for what the bi-encoder computes instead: each
+# sentence through BERT on its own, so no line ever joins them, and every vector can be computed once and
+# stored. Below it, the model view of the pair: every layer × head.
+
+# %%
+from minisbert import views
+
+a, b = pairs[0]
+pair = views.pair_view(cross, a, b, layer=2)
+nA = pair.data["segments"].count(0)                                    # [CLS] a [SEP]
+share = torch.tensor(pair.data["attention"])[:, :, :nA, nA:].sum(-1).double().mean(-1) / pair.data["scale"]  # (L, A)
+print("share of A's attention that goes to B, per layer (mean over heads):", [f"{x:.2f}" for x in share.mean(1).tolist()])
+assert share.mean(1).min() > 0.05                                      # every layer looks across (alone: exactly 0)
+pair
+
+# %% [markdown]
 # ## 2. Measured here
 #
 # Paraphrase mining among the first n of a fixed shuffle of the STS Benchmark and SICK sentences, for
