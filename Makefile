@@ -16,15 +16,23 @@ ifneq ($(wildcard ../shared/data),)
 export MINISBERT_DATA ?= $(abspath ../shared/data)
 endif
 
-.PHONY: setup demo test test-fast bench weights notebooks notebooks-sync clean
+.PHONY: setup browser demo test test-fast bench weights notebooks notebooks-sync clean
 
-setup: $(VENV)/.installed weights
+setup: $(VENV)/.installed weights browser
+
+# Headless Chromium and its WebDriver from Debian, for tests/test_browser.py (the HTML views). Installed
+# only where missing and only as root; elsewhere this says what to run.
+browser:
+	@command -v chromium > /dev/null && command -v chromedriver > /dev/null || \
+	  { if [ "$$(id -u)" = 0 ] && command -v apt-get > /dev/null; then \
+	      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) > /dev/null; \
+	    else echo "tests/test_browser.py needs chromium and chromedriver: sudo apt-get install chromium chromium-driver" >&2; exit 1; fi; }
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH)
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m ipykernel install --prefix $(VENV) --name python3 > /dev/null
 	touch $@
 

@@ -13,7 +13,12 @@ included) at the same batch sizes, in one process, with the same torch threads:
 * ``minisbert-plain`` (only with ``--systems``): ``fast_inference = False`` too, the plain forward;
 * ``sentence-transformers``: ``SentenceTransformer.encode`` (sorts by characters, dynamic padding);
 * ``hf-bert-mean``: transformers' ``BertModel`` with masked mean pooling written by hand, batches in
-  input order: the loop most people write first.
+  input order: the loop most people write first;
+* what a user could pick instead of fp32 (``benchmarks/precisions.py``): ``minisbert-bf16``
+  (``encode(precision="bf16")``), ``torch-int8`` (torch dynamic int8 on the Linears), ``onnxruntime-fp32``
+  and ``onnxruntime-int8`` (the model exported with mean pooling and normalisation, in this run, and its
+  dynamic int8 quantization). Every row gives its precision, max |Δ| against sentence-transformers fp32
+  and the STSb test Spearman (×100) of its vectors.
 
 Throughput is the best of ``--repeats`` timed runs after a warm-up (the minimum is the run least
 disturbed by other work on the machine), with the systems interleaved so that slow drift hits all of
@@ -32,9 +37,13 @@ FLOP/s is the share of the machine's matrix-product speed that encoding reaches 
 
 Training: ``--train-steps`` steps of the regression objective (cosine similarity vs the gold score, MSE),
 batch 16 STS Benchmark train pairs, AdamW (lr 2e-5, decay 0.01 except biases and LayerNorm, fused where
-torch has it), gradient clipping at 1.0, dropout on: minisbert's ``RegressionObjective`` against
-sentence-transformers' model with its ``CosineSimilarityLoss``, the same loop written out for both
-(tokenize, forward, loss, backward, clip, step), best of ``--repeats`` timed runs after 2 warm-up steps.
+torch has it), gradient clipping at 1.0, dropout on: minisbert's ``RegressionObjective`` (fp32, and bf16
+under autocast as ``train --precision bf16`` runs it) against sentence-transformers' model with its
+``CosineSimilarityLoss`` in fp32, the same loop written out for both (tokenize, forward, loss, backward,
+clip, step), best of ``--repeats`` timed runs after 2 warm-up steps. Then, so that speed is not bought
+with accuracy, each starts again from the pretrained weights, trains ``--train-eval-steps`` steps (a
+short fixed recipe: the first batches of STSb train in file order, constant lr 2e-5, seed 0) and is
+scored on STSb test (Spearman ×100).
 
 ``--device cuda`` runs all of it on the GPU (peak memory then is ``torch.cuda.max_memory_allocated``).
 The recorded output is in ``experiments/results/bench.txt`` and ``bench.json``.
@@ -55,8 +64,11 @@ from . import command_line
 from .machine import machine_description, matmul_gflops, sync
 
 REPO = Path(__file__).resolve().parent.parent
-SYSTEMS = ("minisbert", "minisbert-no-dedup", "sentence-transformers", "hf-bert-mean", "minisbert-plain")
-DEFAULT_SYSTEMS = ("minisbert", "minisbert-no-dedup", "sentence-transformers", "hf-bert-mean")
+SYSTEMS = ("minisbert", "minisbert-no-dedup", "sentence-transformers", "hf-bert-mean", "minisbert-plain",
+           "minisbert-bf16", "torch-int8", "onnxruntime-fp32", "onnxruntime-int8")
+DEFAULT_SYSTEMS = ("sentence-transformers", "minisbert", "minisbert-no-dedup", "minisbert-bf16", "hf-bert-mean",
+                   "torch-int8", "onnxruntime-fp32", "onnxruntime-int8")
+TRAINERS = ("minisbert", "minisbert-bf16", "sentence-transformers")  # systems that have a training step
 HELP = "encode throughput and peak memory vs sentence-transformers and HF, training steps/s"
 
 
@@ -67,12 +79,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repeats", type=int, default=3, help="timed runs per system and batch size (default 3)")
     p.add_argument("--limit", type=int, default=None, help="use only the first N sentences (for a quick look)")
     p.add_argument("--systems", nargs="+", choices=SYSTEMS, default=list(DEFAULT_SYSTEMS),
-                   help="systems to compare (default: minisbert minisbert-no-dedup sentence-transformers "
-                        "hf-bert-mean)")
+                   help=f"systems to compare (default: {' '.join(DEFAULT_SYSTEMS)})")
     p.add_argument("--device", default="cpu", help="cpu (the reference) or cuda")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--train-steps", type=int, default=20,
                    help="timed training steps per system and repeat, batch 16 (default 20; 0 skips training)")
+    p.add_argument("--train-eval-steps", type=int, default=100,
+                   help="steps of the short fixed training recipe scored on STSb test, per trainer (0 skips)")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
     p.add_argument("--json", default=None, help="also write the results to this JSON file")
 
@@ -86,7 +99,12 @@ def make_encoder(system: str, folder, device: str = "cpu"):
     import torch
     import torch.nn.functional as F
 
+    from .precisions import make_precision_encoder
+
     folder = str(folder)
+    encoder = make_precision_encoder(system, folder, device)
+    if encoder is not None:
+        return encoder
     if system in ("minisbert", "minisbert-no-dedup", "minisbert-plain"):
         from minisbert import SentenceBert
 
@@ -226,19 +244,31 @@ def training_step(loss_of, parameters, optimizer):
 
 
 def make_trainer(system: str, folder, device: str = "cpu"):
-    """A function step(examples) -> loss for one training step of ``system`` (None: it has no training)."""
+    """``(step, encode)`` for ``system``: step(examples) -> loss runs one training step, encode(sentences)
+    gives the trained model's unit vectors. None for a system without training (hf-bert-mean, the
+    inference-only variants)."""
     import torch
 
     from minisbert import SentenceBert
     from minisbert.train import TrainConfig, make_optimizer
 
-    if system == "minisbert":  # (training never uses the fast inference path: minisbert-plain is the same)
+    if system in ("minisbert", "minisbert-bf16"):  # training never uses the fast inference path
         from minisbert.objectives import RegressionObjective
 
         objective = RegressionObjective(SentenceBert.from_pretrained(folder).to(device))
         objective.model.bert.use_sdpa = TrainConfig().use_sdpa  # as minisbert.train.train sets it
         objective.train()
-        return training_step(objective, objective.parameters(), make_optimizer(objective, TrainConfig())[0])
+        bf16 = system == "minisbert-bf16"
+
+        def loss_of(examples):  # autocast per step, as minisbert.train.training_step opens it
+            with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=bf16):
+                return objective(examples)
+
+        def encode(sentences):
+            return objective.model.encode(sentences, normalize=True, progress=False)
+
+        step = training_step(loss_of, objective.parameters(), make_optimizer(objective, TrainConfig())[0])
+        return step, encode
     if system == "sentence-transformers":
         from sentence_transformers import SentenceTransformer
         from sentence_transformers.sentence_transformer.losses import CosineSimilarityLoss
@@ -255,9 +285,14 @@ def make_trainer(system: str, folder, device: str = "cpu"):
             labels = torch.tensor([e.label for e in examples], dtype=torch.float32, device=device)
             return loss_fn(features, labels)
 
+        def encode(sentences):
+            vectors = model.encode(sentences, normalize_embeddings=True, show_progress_bar=False)
+            model.train()  # encode switches to eval
+            return vectors
+
         # The same AdamW set-up as minisbert's: no decay on biases and LayerNorm weights, fused.
-        return training_step(loss_of, model.parameters(), make_optimizer(model, TrainConfig())[0])
-    return None  # hf-bert-mean: an encoder only, no training loop; minisbert-no-dedup, -plain: as minisbert
+        return training_step(loss_of, model.parameters(), make_optimizer(model, TrainConfig())[0]), encode
+    return None
 
 
 def time_training(systems, folder, data_dir, device, steps, repeats, batch_size=16) -> dict:
@@ -265,7 +300,7 @@ def time_training(systems, folder, data_dir, device, steps, repeats, batch_size=
 
     examples = stsb_regression("train", data_dir)
     batches = [examples[i * batch_size:(i + 1) * batch_size] for i in range(steps + 2)]
-    trainers = {s: t for s in systems if (t := make_trainer(s, folder, device)) is not None}
+    trainers = {s: t[0] for s in systems if (t := make_trainer(s, folder, device)) is not None}
     for step in trainers.values():  # warm-up: the first steps allocate the optimizer state
         step(batches[0]), step(batches[1])
     best = {s: float("inf") for s in trainers}
@@ -279,6 +314,42 @@ def time_training(systems, folder, data_dir, device, steps, repeats, batch_size=
     return {s: steps / t for s, t in best.items()}
 
 
+def train_and_score(systems, folder, data_dir, device, steps, batch_size=16) -> dict:
+    """STSb test Spearman ×100 of each trainer after ``steps`` steps of the short fixed recipe."""
+    import torch
+
+    from minisbert.data import load_stsb
+    from minisbert.examples import stsb_regression
+
+    examples = stsb_regression("train", data_dir)
+    test = load_stsb("test", data_dir)
+    scores = {}
+    for system in systems:
+        torch.manual_seed(0)  # the same dropout stream for each
+        made = make_trainer(system, folder, device)
+        if made is None:
+            continue
+        step, encode = made
+        for i in range(steps):
+            step(examples[(i * batch_size) % len(examples):][:batch_size])
+        scores[system] = stsb_spearman(encode([s for p in test for s in (p.sentence1, p.sentence2)]),
+                                       [p.score for p in test])
+    return scores
+
+
+def stsb_spearman(vectors, gold) -> float | None:
+    """Spearman ×100 between cos(u, v) of consecutive vector pairs (unit vectors) and the gold scores."""
+    import numpy as np
+
+    from minisbert.evaluate import spearman
+
+    n = min(len(vectors) // 2, len(gold))
+    if n < 2:
+        return None
+    cos = np.sum(vectors[0:2 * n:2] * vectors[1:2 * n:2], axis=1)
+    return 100 * spearman(cos.tolist(), list(gold[:n]))
+
+
 # ----------------------------------------------------------------------------------------------------
 # The run: describe the set-up, time the encoders, measure memory, print the table, time training
 
@@ -286,19 +357,23 @@ def time_training(systems, folder, data_dir, device, steps, repeats, batch_size=
 def check_args(args) -> None:
     import torch
 
-    if args.repeats <= 0 or any(b <= 0 for b in args.batch_sizes) or args.train_steps < 0:
-        raise ValueError("--repeats and --batch-sizes must be positive, --train-steps at least 0")
+    if args.repeats <= 0 or any(b <= 0 for b in args.batch_sizes) or min(args.train_steps, args.train_eval_steps) < 0:
+        raise ValueError("--repeats and --batch-sizes must be positive; --train-steps, --train-eval-steps at least 0")
     if args.threads is not None and args.threads <= 0:
         raise ValueError("--threads must be positive")
     if not (args.device == "cpu" or args.device.startswith("cuda")):
         raise ValueError(f"--device must be cpu or cuda, got {args.device!r}")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError("--device cuda: no CUDA device is available to this torch")
+    if args.device.startswith("cuda") and "torch-int8" in args.systems:
+        raise ValueError("torch-int8 (dynamic quantization) runs on the CPU only: leave it out of --systems "
+                         "with --device cuda")
 
 
 def describe(folder, sentences, device: str, repeats: int) -> dict:
     """Print the machine, the data and the model's roofline; return what the table needs of them."""
     from minisbert import SentenceBert
+    from minisbert.hardware import FLAGS, choose_precision
 
     # Tokens actually encoded (after truncation): the same for all, which share one vocabulary.
     ours = SentenceBert.from_pretrained(folder)
@@ -309,11 +384,13 @@ def describe(folder, sentences, device: str, repeats: int) -> dict:
     flop_per_token = flops_per_token(ours.bert.config)
     machine = machine_description(device)
     gflops = machine["matmul_gflops"] = matmul_gflops(device)
-    flags = " ".join(machine["cpu_flags"]) or "none of note"
+    bf16_gflops = machine["matmul_gflops_bf16"] = matmul_gflops(device, dtype="bf16")
+    flags = ", ".join(f"{f} {'yes' if f in machine['cpu_flags'] else 'no'}" for f in FLAGS)
     where = machine.get("gpu", f"{machine['cpu']}, {machine['logical_cpus']} logical CPUs "
-                               f"({machine['usable_cpus']} usable, {machine['cpu_capability']}; flags: {flags})")
-    print(f"machine: {where}; torch {machine['versions']['torch']} with {machine['torch_threads']} threads; "
-          f"fp32 matmul {gflops:.0f} GFLOP/s (2048³)")
+                               f"({machine['usable_cpus']} usable, {machine['cpu_capability']})")
+    print(f"machine: {where}; torch {machine['versions']['torch']} with {machine['torch_threads']} threads")
+    print(f"cpu flags: {flags}; precision='auto' takes {choose_precision('auto', device)} here")
+    print(f"matmul (2048³): fp32 {gflops:.0f} GFLOP/s, bf16 {bf16_gflops:.0f} GFLOP/s")
     print("versions: " + ", ".join(f"{k} {v}" for k, v in machine["versions"].items()))
     print(f"data: STS Benchmark test, {len(sentences):,} sentences, {n_tokens:,} tokens "
           f"(mean {n_tokens / len(sentences):.1f}, max {max(lengths)}; max_seq_length {ours.max_seq_length}); "
@@ -343,16 +420,19 @@ def time_encoders(systems, folder, sentences, batch_sizes, repeats, device):
     return runs, vectors
 
 
-def table(systems, batch_sizes, runs, vectors, memory, setup, n_sentences, device) -> list[dict]:
-    """One row per (batch size, system): throughput, roofline share, ratios, memory, max |Δ|; printed."""
+def table(systems, batch_sizes, runs, vectors, memory, setup, n_sentences, device, gold=()) -> list[dict]:
+    """One row per (batch size, system): throughput, roofline share, ratios, memory, max |Δ|, STSb test
+    Spearman ×100 (of cos(u, v) over the sentence pairs, against ``gold``); printed."""
+    from .precisions import PRECISION
+
     import numpy as np
 
     fmt = lambda v, spec: format(v, spec) if v is not None else "-"  # noqa: E731
     reference = "sentence-transformers" if "sentence-transformers" in systems else systems[0]
     hf = "hf-bert-mean" if "hf-bert-mean" in systems else None
     flop_per_token, gflops = setup["flop_per_token"], setup["machine"]["matmul_gflops"]
-    header = (f"{'system':<22} {'batch':>5} {'sent/s':>7} {'tokens/s':>8} {'% roof':>6} {'vs ST':>6} {'vs HF':>6} "
-              f"{'encode MiB':>10} {'peak MiB':>8} {'max|Δ| vs ST':>12}")
+    header = (f"{'system':<22} {'precision':<14} {'batch':>5} {'sent/s':>7} {'tokens/s':>8} {'% roof':>6} "
+              f"{'vs ST':>6} {'vs HF':>6} {'encode MiB':>10} {'peak MiB':>8} {'max|Δ| vs ST':>12} {'STSb ρ':>6}")
     print(header)
     print("-" * len(header))
     rows = []
@@ -366,23 +446,29 @@ def table(systems, batch_sizes, runs, vectors, memory, setup, n_sentences, devic
                    "roofline_share": setup["tokens"] / t * flop_per_token / (gflops * 1e9),
                    "ratio_vs_reference": min(runs[reference, b]) / t,
                    "ratio_vs_hf": min(runs[hf, b]) / t if hf else None,
-                   "encode_mib": mem.get("encode_mib"), "peak_mib": mem.get("peak_mib"), "max_abs_diff": delta}
+                   "encode_mib": mem.get("encode_mib"), "peak_mib": mem.get("peak_mib"), "max_abs_diff": delta,
+                   "precision": PRECISION.get(system, "fp32"), "stsb_spearman": stsb_spearman(vectors[system, b], gold)}
             rows.append(row)
-            print(f"{system:<22} {b:>5} {row['sentences_per_s']:>7.0f} {row['tokens_per_s']:>8.0f} "
+            print(f"{system:<22} {row['precision']:<14} {b:>5} {row['sentences_per_s']:>7.0f} "
+                  f"{row['tokens_per_s']:>8.0f} "
                   f"{100 * row['roofline_share']:>5.0f}% {row['ratio_vs_reference']:>5.2f}x "
                   f"{fmt(row['ratio_vs_hf'], '>5.2f')}{'x' if hf else ''} {fmt(row['encode_mib'], '>10.0f')} "
-                  f"{fmt(row['peak_mib'], '>8.0f')} {delta:>12.1e}")
+                  f"{fmt(row['peak_mib'], '>8.0f')} {delta:>12.1e} {fmt(row['stsb_spearman'], '>6.2f')}")
     print(f"\nvs ST / vs HF: throughput relative to {reference} / hf-bert-mean at the same batch size. % roof: "
           f"share of the measured matmul speed. encode MiB: peak {'GPU' if device != 'cpu' else 'resident'} memory "
-          f"during the encode above the loaded model; peak MiB: the whole process (fresh subprocess).")
+          f"during the encode above the loaded model; peak MiB: the whole process (fresh subprocess; not "
+          f"measured for the ONNX rows, whose export would dominate it). STSb ρ: Spearman ×100 of cos(u, v) "
+          f"against the gold scores, STSb test.")
     return rows
 
 
 def run(args) -> int:
     import torch
 
-    from minisbert.data import resolve_data_dir
+    from minisbert.data import load_stsb, resolve_data_dir
     from minisbert.files import write_json
+
+    from .precisions import PRECISION
     from minisbert.weights import resolve_model_dir
 
     check_args(args)
@@ -397,25 +483,34 @@ def run(args) -> int:
     runs, vectors = time_encoders(systems, folder, sentences, args.batch_sizes, args.repeats, args.device)
     memory = {}
     if not args.no_memory:
-        for b in args.batch_sizes:
-            for system in systems:
-                memory[system, b] = measure_memory(system, folder, b, data_dir, args.limit, args.device, args.threads)
-    rows = table(systems, args.batch_sizes, runs, vectors, memory, setup, len(sentences), args.device)
+        from .precisions import ONNX_SYSTEMS
 
-    training = {}
-    if args.train_steps:
-        training = time_training(systems, folder, data_dir, args.device, args.train_steps, args.repeats)
-        if training:
-            ref = training.get("sentence-transformers")
-            print(f"\ntraining (regression objective, batch 16, {args.train_steps} steps, best of {args.repeats}):")
-            for system, rate in training.items():
-                ratio = f"  {rate / ref:.2f}x vs ST" if ref else ""
-                print(f"  {system:<22} {rate:6.2f} steps/s{ratio}")
+        for b in args.batch_sizes:
+            for system in (s for s in systems if s not in ONNX_SYSTEMS):
+                memory[system, b] = measure_memory(system, folder, b, data_dir, args.limit, args.device, args.threads)
+    gold = [p.score for p in load_stsb("test", data_dir)]
+    rows = table(systems, args.batch_sizes, runs, vectors, memory, setup, len(sentences), args.device, gold)
+
+    training, trained_scores = {}, {}
+    trainers = [s for s in systems if s in TRAINERS]
+    if args.train_steps and trainers:
+        training = time_training(trainers, folder, data_dir, args.device, args.train_steps, args.repeats)
+        if args.train_eval_steps:
+            trained_scores = train_and_score(trainers, folder, data_dir, args.device, args.train_eval_steps)
+        ref = training.get("sentence-transformers")
+        print(f"\ntraining (regression objective, batch 16, {args.train_steps} steps, best of {args.repeats}; "
+              f"STSb test Spearman after {args.train_eval_steps} steps of the short fixed recipe):")
+        for system, rate in training.items():
+            ratio = f"  {rate / ref:.2f}x vs ST" if ref else ""
+            score = trained_scores.get(system)
+            score = f"  STSb {score:.2f}" if score is not None else ""
+            print(f"  {system:<22} {PRECISION.get(system, 'fp32'):<5} {rate:6.2f} steps/s{ratio}{score}")
 
     if args.json:
         result = {"machine": setup["machine"], "sentences": len(sentences),
                   "distinct_sentences": setup["distinct_sentences"], "tokens": setup["tokens"],
-                  "flop_per_token": setup["flop_per_token"], "rows": rows, "training_steps_per_s": training}
+                  "flop_per_token": setup["flop_per_token"], "rows": rows, "training_steps_per_s": training,
+                  "training_stsb_spearman": trained_scores, "train_eval_steps": args.train_eval_steps}
         write_json(args.json, result)
     return 0
 

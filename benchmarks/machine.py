@@ -33,11 +33,13 @@ def machine_description(device: str = "cpu") -> dict:
     return machine
 
 
-def matmul_gflops(device: str = "cpu", n: int = 2048) -> float:
-    """The device's fp32 matrix-product speed: best of a few n × n × n products, in GFLOP/s."""
+def matmul_gflops(device: str = "cpu", n: int = 2048, dtype: str = "fp32") -> float:
+    """The device's matrix-product speed in ``dtype`` ("fp32" or "bf16"): best of a few n × n × n
+    products, in GFLOP/s."""
     import torch
 
-    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    dt = {"fp32": torch.float32, "bf16": torch.bfloat16}[dtype]
+    a, b = torch.randn(n, n, device=device, dtype=dt), torch.randn(n, n, device=device, dtype=dt)
     best = float("inf")
     for _ in range(4 if device == "cpu" else 20):
         sync(device)

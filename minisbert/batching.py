@@ -1,5 +1,5 @@
 """Running a model over many token sequences: the one batching policy of ``SentenceBert.encode`` and
-``CrossEncoder.predict``.
+``CrossEncoder.predict``; and the one progress-bar policy of every long job (``show_progress``).
 
     token ids, unpadded (N sequences) ──dedup──▶ distinct ones ──sort by length──▶ batches of B
         ──pad each to its own longest──▶ forward (B, T) → (B, k) ──scatter──▶ rows in input order (N, k)
@@ -22,15 +22,55 @@ when the forward raises.
 
 from __future__ import annotations
 
-import sys
+import contextlib
 from typing import Callable
 
 import torch
 from torch import nn
 
-# A progress bar appears by itself only when a person is watching (stderr is a terminal) and the run is
-# long enough to be worth one: more than this many batches (about 10 s of CPU for MiniLM).
-PROGRESS_MIN_BATCHES = 50
+# ----------------------------------------------------------------------------------------------------
+# The progress policy, one for every long job: encode, predict, train, pretrain, fetch.
+#
+# A job is long when it has more than LONG_JOB_STEPS steps: batches for encode and predict, optimiser
+# steps for train and pretrain, MiB for a download (a download of unknown size counts as long). 20
+# batches of 32 MiniLM sentences take a few seconds on a laptop CPU: below that a bar would flash by,
+# above it a person wonders whether anything is happening. A long job shows its bar unless it is
+# asked not to (``show_progress_bar=False``, ``progress=False``) or the command line runs with
+# ``--quiet``, which hides every bar. The bar is tqdm.auto's: a widget in Jupyter, text in a terminal
+# (whether or not stderr is a terminal: notebooks and logs see it too).
+
+LONG_JOB_STEPS = 20
+_quiet = False  # True for the length of a command run with --quiet (``quiet_progress``)
+
+
+@contextlib.contextmanager
+def quiet_progress(quiet: bool = True):
+    """No progress bar at all inside the block, whatever a call asks for (the command line's --quiet)."""
+    global _quiet
+    before, _quiet = _quiet, bool(quiet) or _quiet
+    try:
+        yield
+    finally:
+        _quiet = before
+
+
+def show_progress(show: bool | None, steps: int | None) -> bool:
+    """Whether a job of ``steps`` steps (None: unknown) shows a bar: ``show`` if given, else when it is long."""
+    if _quiet:
+        return False
+    if show is not None:
+        return bool(show)
+    return steps is None or steps > LONG_JOB_STEPS
+
+
+def progress_bar(show: bool | None, steps: int | None, **tqdm_kwargs):
+    """A ``tqdm.auto`` bar if ``show_progress(show, steps)``, else None. ``tqdm_kwargs`` go to tqdm
+    (``total`` defaults to ``steps``)."""
+    if not show_progress(show, steps):
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(**{"total": steps, **tqdm_kwargs})
 
 
 def run_batched(model: nn.Module, forward: Callable[[dict[str, torch.Tensor]], torch.Tensor], encoded,
@@ -49,7 +89,7 @@ def run_batched(model: nn.Module, forward: Callable[[dict[str, torch.Tensor]], t
         batch_size: distinct sequences per forward call.
         pad_id: the id that fills a sequence up to its batch's longest.
         deduplicate: run each distinct sequence once and copy its row to its repeats.
-        progress: a tqdm bar; ``None`` shows one on long runs when stderr is a terminal.
+        progress: a tqdm bar; ``None`` shows one when the run is long (``show_progress``).
         desc, unit: the bar's label and unit.
     """
     ids, types = encoded["input_ids"], encoded["token_type_ids"]
@@ -74,11 +114,7 @@ def run_batched(model: nn.Module, forward: Callable[[dict[str, torch.Tensor]], t
     lengths = [len(x) for x in ids]
     order = sorted(todo, key=lambda i: -lengths[i])
     starts = range(0, len(order), batch_size)
-    bar = None
-    if progress or (progress is None and len(starts) > PROGRESS_MIN_BATCHES and sys.stderr.isatty()):
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(order), desc=desc, unit=unit)
+    bar = progress_bar(progress, len(starts), total=len(order), desc=desc, unit=unit)  # counts sequences
 
     # 3. One forward call per batch, padded to the batch's longest sequence (dynamic padding); each
     #    output row is written to its sequence's row, which restores the input order.

@@ -48,10 +48,12 @@ from torch import nn
 
 from .batching import run_batched
 from .bert import BertModel
-from .checks import check_choice, check_int_range, check_pairs, check_positive_int, is_number
+from .checks import (check_choice, check_int_range, check_optional_bool, check_pairs, check_positive_int,
+                     check_texts, is_number)
 from .config import BertConfig
 from .examples import PairExample, check_examples_list
 from .files import read_json, write_folder, write_json, write_st_cross_encoder_files
+from .hardware import resolve_precision
 from .tokenizer import has_tokenizer, load_tokenizer
 from .weights import WeightsError, load_state_strict, read_safetensors, resolve_model_dir, save_tensors
 
@@ -140,8 +142,11 @@ class CrossEncoder(nn.Module):
     # Inference
 
     def predict(self, pairs, batch_size: int = 32, activation: bool = True, convert_to: str = "numpy",
-                progress: bool | None = None):
+                progress: bool | None = None, precision: str = "fp32", *, show_progress_bar: bool | None = None,
+                activation_fn=None, apply_softmax: bool = False, convert_to_numpy: bool = True,
+                convert_to_tensor: bool = False, device=None):
         """Scores for a list of ``(a, b)`` pairs: shape (N,) for one output, (N, num_labels) for k.
+        One pair ``(a, b)`` on its own gives one score (a scalar, or a (k,) row), as in sentence-transformers.
 
         ``activation``: a sigmoid on a single output (a score in [0, 1], as sentence-transformers'
         ``CrossEncoder.predict``); k outputs are returned as logits either way. Every pair is one
@@ -151,24 +156,79 @@ class CrossEncoder(nn.Module):
         beyond float rounding): pairs are batched in order of token count so each batch is padded only
         to its own longest pair, a pair that repeats (the same tokens) is scored once, no autograd graph
         is recorded, and attention uses the fused kernel.
+
+        ``precision``: ``"fp32"`` (the default, exact), ``"bf16"`` (the forward under ``torch.autocast``
+        in bfloat16: matrix products in bf16, LayerNorm and softmax in fp32, fp32 scores out; fast on
+        CPUs with bf16 instructions) or ``"auto"`` (bf16 where the hardware has it, see
+        ``minisbert.hardware``).
+
+        sentence-transformers' names, with its meanings (``CrossEncoder.predict``):
+            show_progress_bar: the same as ``progress`` (and wins over it when given).
+            activation_fn: a function applied to the logits (B, k) instead of ``activation``'s choice.
+            apply_softmax: with k outputs, a softmax over them (after ``activation_fn``).
+            convert_to_numpy: False gives a list of N tensors (0-d for one output, (k,) for k).
+            convert_to_tensor: one tensor on the model's device; wins over ``convert_to_numpy``.
+            device: run on this device; the model moves there and stays.
         """
-        pairs = check_pairs(pairs)
+        single = (isinstance(pairs, (list, tuple)) and len(pairs) == 2
+                  and all(isinstance(x, str) for x in pairs))  # one pair, not a list of pairs
+        pairs = check_pairs([pairs] if single else pairs)
         check_positive_int(batch_size, "batch_size")
         check_choice(convert_to, "convert_to", ("numpy", "torch"))
+        for name, flag in (("apply_softmax", apply_softmax), ("convert_to_numpy", convert_to_numpy),
+                           ("convert_to_tensor", convert_to_tensor), ("show_progress_bar", show_progress_bar)):
+            check_optional_bool(flag, name)
+        if activation_fn is not None and not callable(activation_fn):
+            raise TypeError(f"activation_fn must be a function of the logits, got {type(activation_fn).__name__}")
+        progress = progress if show_progress_bar is None else show_progress_bar
+        output = "torch" if convert_to_tensor else "list" if not convert_to_numpy else convert_to
+        if device is not None:
+            self.to(device)
         tok = self._require_tokenizer()
+        bf16 = resolve_precision(precision, self.device) == "bf16"
+
+        def forward(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+            # autocast opened per batch: its cache of bf16 weight copies lives only as long as the context
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=bf16):
+                return self(**batch).float()  # (B, k)
 
         # Every pair's ids and token types, unpadded (longest-first truncation at max_seq_length).
         encoded = tok([a for a, _ in pairs], text_pair=[b for _, b in pairs], padding=False, truncation=True,
                       max_length=self.max_seq_length, return_tensors=None)
-        logits = run_batched(self, lambda batch: self(**batch), encoded, width=self.num_labels,
+        logits = run_batched(self, forward, encoded, width=self.num_labels,
                              batch_size=batch_size, pad_id=tok.pad_token_id, deduplicate=self.deduplicate,
                              progress=progress, desc="cross-encoder", unit="pair")  # (N, k)
         out = logits
+        if activation_fn is not None:
+            out = activation_fn(out)  # (N, k)
         if self.num_labels == 1:
-            out = logits[:, 0]  # (N,)
-            if activation:
+            out = out[:, 0]  # (N,)
+            if activation and activation_fn is None:
                 out = torch.sigmoid(out)
-        return out.cpu().numpy() if convert_to == "numpy" else out
+        elif apply_softmax:
+            out = torch.softmax(out, dim=1)  # (N, k)
+        out = out.cpu().numpy() if output == "numpy" else list(out) if output == "list" else out
+        return out[0] if single else out  # one pair: a numpy float32 scalar, as sentence-transformers gives
+
+    def rank(self, query: str, documents, top_k: int | None = None, return_documents: bool = False,
+             batch_size: int = 32, show_progress_bar: bool | None = None, activation_fn=None, device=None) -> list[dict]:
+        """The documents ordered by their score against ``query``, best first, as sentence-transformers'
+        ``CrossEncoder.rank``: ``[{"corpus_id": i, "score": s, "text": documents[i]}, ...]`` (``text`` only
+        with ``return_documents``), the first ``top_k`` (all when None). Needs a one-output model (a score)."""
+        if self.num_labels != 1:
+            raise ValueError(f"rank needs a model with one output (a score), this one has {self.num_labels}: "
+                             f"use predict on the pairs instead")
+        if not isinstance(query, str):
+            raise TypeError(f"query must be a str, got {type(query).__name__}")
+        check_positive_int(top_k, "top_k", allow_none=True)
+        documents = check_texts(documents, "documents")
+        scores = self.predict([(query, d) for d in documents], batch_size=batch_size, activation_fn=activation_fn,
+                              show_progress_bar=show_progress_bar, convert_to_tensor=True, device=device).tolist()
+        results = [{"corpus_id": i, "score": score} for i, score in enumerate(scores)]
+        if return_documents:
+            for r in results:
+                r["text"] = documents[r["corpus_id"]]
+        return sorted(results, key=lambda r: r["score"], reverse=True)[:top_k]  # stable: ties keep input order
 
     # ------------------------------------------------------------------------------------------------
     # Folders: the layout of transformers' BertForSequenceClassification plus sentence-transformers'

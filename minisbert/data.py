@@ -1,11 +1,23 @@
 """Readers for the two sentence-similarity benchmarks SBERT reports on: STS Benchmark and SICK.
 
 Both are plain tab-separated text files, read line by line into frozen dataclasses. Nothing is
-downloaded and nothing is bundled: the files live in a data folder that the caller names, either with
-the ``data_dir`` argument or the ``MINISBERT_DATA`` environment variable. The folder looks like::
+bundled: the files live in a data folder that looks like::
 
     <data_dir>/stsbenchmark/sts-train.csv, sts-dev.csv, sts-test.csv
     <data_dir>/sick/SICK_train.txt, SICK_trial.txt, SICK_test_annotated.txt
+    <data_dir>/snli/snli_1.0_train_first100k.jsonl, snli_1.0_test.jsonl
+
+Where that folder is (``resolve_data_dir``), first match wins:
+
+1. the ``data_dir`` argument, when the caller passes one;
+2. ``$MINISBERT_DATA``, when set (then it is the only place looked at: a folder named on purpose is not
+   silently bypassed);
+3. ``../shared/data`` beside the source checkout (the repository root, not the current directory: the
+   notebooks and the tests run from other folders), when it exists and holds the data set;
+4. the per-user cache, ``minisbert_home()/data`` (``$MINISBERT_HOME/data``, else e.g.
+   ``~/.cache/minisbert/data``), which ``python -m minisbert fetch stsb|sick|snli`` fills.
+
+A data set found nowhere raises :class:`DataNotFoundError`, whose message names the fetch command.
 
 STS Benchmark (Cer et al., "SemEval-2017 Task 1", 2017): ``genre filename year id score sentence1
 sentence2`` (seven tab-separated fields; the readme forgets the id), and 503 lines carry extra
@@ -91,32 +103,78 @@ class SickPair:
 # Finding the files
 
 
-def resolve_data_dir(data_dir: PathLike | None = None) -> Path:
-    """The data folder: ``data_dir`` if given, else ``$MINISBERT_DATA``; it must exist."""
+#: Data set folder -> the name ``python -m minisbert fetch NAME`` fetches it by (minisbert/fetch.py).
+FETCH_NAMES = {"stsbenchmark": "stsb", "sick": "sick", "snli": "snli"}
+
+
+class DataNotFoundError(FileNotFoundError):
+    """A data set that is in none of the places looked at; the message says how to fetch it."""
+
+
+def data_roots() -> list[tuple[Path, str]]:
+    """The folders looked in when no ``data_dir`` is passed, in order, each with where it came from."""
+    from .weights import minisbert_home, source_checkout
+
+    env = os.environ.get(DATA_ENV_VAR)
+    if env:
+        return [(Path(env).expanduser(), f"{DATA_ENV_VAR}={env!r}")]
+    roots = []
+    checkout = source_checkout()
+    if checkout is not None and (checkout.parent / "shared" / "data").is_dir():
+        roots.append((checkout.parent / "shared" / "data", "../shared/data beside the checkout"))
+    roots.append((minisbert_home() / "data", "the user cache"))
+    return roots
+
+
+def fetch_destination() -> Path:
+    """Where ``python -m minisbert fetch stsb|sick|snli`` unpacks: ``$MINISBERT_DATA`` when set (so the
+    lookup finds it there), else the user cache; never the shared folder, which is read-only."""
+    return data_roots()[-1][0]
+
+
+def _fetch_hint(subdir: str | None) -> str:
+    name = FETCH_NAMES.get(subdir or "", "stsb|sick|snli")
+    return f"run `python -m minisbert fetch {name}` (it unpacks into {fetch_destination()})"
+
+
+def resolve_data_dir(data_dir: PathLike | None = None, dataset: str | None = None) -> Path:
+    """The data folder that holds ``dataset`` (a sub-folder name such as "sick"; ``None``: any data folder).
+
+    ``data_dir`` if given (it must exist), else the first of ``data_roots()`` that holds the data set;
+    see the module docstring for the order.
+    """
     how = (
         f"pass data_dir=... or set the environment variable {DATA_ENV_VAR} to the folder that holds "
-        "stsbenchmark/ and sick/ (in this repository's layout: ../shared/data)"
+        "stsbenchmark/, sick/ and snli/"
     )
-    if data_dir is None:
-        env = os.environ.get(DATA_ENV_VAR)
-        if not env:
-            raise FileNotFoundError(f"No data folder given: {how}.")
-        path, source = Path(env).expanduser(), f"{DATA_ENV_VAR}={env!r}"
-    else:
-        path, source = Path(data_dir).expanduser(), "data_dir"
-    if not path.is_dir():
-        raise FileNotFoundError(f"Data folder {str(path)!r} (from {source}) does not exist: {how}.")
-    return path
+    if data_dir is not None:
+        path = Path(data_dir).expanduser()
+        if not path.is_dir():
+            raise FileNotFoundError(f"Data folder {str(path)!r} (from data_dir) does not exist: {how}.")
+        return path
+    roots = data_roots()
+    for path, source in roots:
+        if path.is_dir() and (dataset is None or (path / dataset).is_dir()):
+            return path
+    if len(roots) == 1:  # MINISBERT_DATA set
+        path, source = roots[0]
+        if not path.is_dir():
+            raise DataNotFoundError(f"Data folder {str(path)!r} (from {source}) does not exist: {how}, "
+                                    f"or {_fetch_hint(dataset)}.")
+        return path  # the folder exists; the missing file is reported by the caller, with the fetch command
+    where = ", ".join(f"{p} ({source})" for p, source in roots)
+    what = f"the data set {dataset}/" if dataset else "no data folder"
+    raise DataNotFoundError(f"No data found: looked for {what} in {where}. {_fetch_hint(dataset)}, or {how}.")
 
 
 def _data_file(data_dir: PathLike | None, subdir: str, files: dict[str, str], split: str) -> Path:
     if split not in files:
         raise ValueError(f"Unknown split {split!r}; expected one of {', '.join(map(repr, files))}.")
-    path = resolve_data_dir(data_dir) / subdir / files[split]
+    path = resolve_data_dir(data_dir, subdir) / subdir / files[split]
     if not path.is_file():
-        raise FileNotFoundError(
+        raise DataNotFoundError(
             f"Data file {str(path)!r} is missing: the data folder should hold {subdir}/{files[split]} "
-            f"(set data_dir=... or {DATA_ENV_VAR} to the right folder)."
+            f"(set data_dir=... or {DATA_ENV_VAR} to the right folder, or {_fetch_hint(subdir)})."
         )
     return path
 

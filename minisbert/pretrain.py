@@ -23,6 +23,11 @@ gradient.
 
 Where the CPU has bf16 instructions the forward and backward run under ``torch.autocast`` in bfloat16
 (matrix products in bf16, LayerNorm, softmax and the loss in fp32; the weights and Adam stay fp32).
+
+Under ``torchrun --nproc_per_node N`` (``minisbert/distributed.py``) every rank draws the same global batch
+of N × batch_size examples and the same masks, trains on its own rows, and DDP averages the gradients;
+each rank's MLM loss is the mean over its own masked tokens, so the step equals one process's up to how
+masked tokens are weighted between ranks. Rank 0 alone evaluates, logs and writes.
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import distributed
+from .batching import progress_bar
 from .bert import BertForMaskedLM, BertForPreTraining
 from .checkpoint import CHECKPOINT_STATE, load_checkpoint, save_checkpoint
 from .checks import check_int_range, check_positive_int, is_number
@@ -100,7 +107,7 @@ class PretrainConfig:
     checkpoint_every: int = 500  # steps between checkpoints
     stop_after_steps: int | None = None  # stop early (with a checkpoint) after this many steps; for tests
     use_sdpa: bool = True  # the fused attention kernel (the same maths)
-    progress: bool = True
+    progress: bool | None = None  # a tqdm bar; None: on a long run (minisbert.batching.show_progress)
 
     def check(self) -> None:
         bert_config(self.size, 8)
@@ -234,6 +241,10 @@ def pretrain(paths: list, out: str | Path, config: PretrainConfig | None = None,
     config = config or PretrainConfig()
     config.check()
     precision = choose_precision(config.precision, config.device)
+    world = distributed.setup(config.device)  # one process, or a rank of a torchrun job
+    if world.distributed:  # a GPU per rank; rank 0 alone logs and writes
+        config = dataclasses.replace(config, device=str(distributed.rank_device(config.device, world)))
+        log = log if world.is_main else (lambda *args, **kwargs: None)
     out = Path(out)
     checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else out.with_name(out.name + "-checkpoint")
     if resume and not (checkpoint_dir / CHECKPOINT_STATE).is_file():
@@ -253,9 +264,10 @@ def pretrain(paths: list, out: str | Path, config: PretrainConfig | None = None,
     optimizer, names = make_optimizer(model, config)
 
     # 3. How many steps: given, saved in the checkpoint, or what fits the time budget.
-    steps_per_epoch = len(data.train) // config.batch_size
+    global_batch = world.size * config.batch_size  # under torchrun: batch_size per rank
+    steps_per_epoch = len(data.train) // global_batch
     if steps_per_epoch == 0:
-        raise CorpusError(f"corpus: {len(data.train)} examples are fewer than one batch of {config.batch_size}")
+        raise CorpusError(f"corpus: {len(data.train)} examples are fewer than one batch of {global_batch}")
     state = PretrainState()
     if resume:
         saved = _saved_state(checkpoint_dir)
@@ -265,6 +277,7 @@ def pretrain(paths: list, out: str | Path, config: PretrainConfig | None = None,
     else:
         seconds = _time_steps(model, optimizer, data, config)
         total_steps = max(1, int(0.95 * config.minutes * 60 / seconds))  # 5% for checkpoints and the rest
+        total_steps = distributed.broadcast_int(total_steps, world)  # rank 0's timing decides for all
         log(f"budget: {config.minutes:g} min at {seconds:.3f} s/step -> {total_steps:,} steps")
         seed_everything(config.seed)  # the timing steps drew random numbers; start again from the seed
         model = (BertForPreTraining if config.nsp else BertForMaskedLM)(model_config).to(config.device)
@@ -274,41 +287,52 @@ def pretrain(paths: list, out: str | Path, config: PretrainConfig | None = None,
         optimizer, linear_warmup_then_decay(math.ceil(config.warmup_ratio * total_steps), total_steps))
     run = {"examples": len(data.train), "batch_size": config.batch_size, "seed": config.seed, "size": config.size,
            "max_len": config.max_len, "nsp": config.nsp, "total_steps": total_steps}
+    run |= {"world_size": world.size} if world.distributed else {}
     if resume:
         state = load_checkpoint(checkpoint_dir, model, optimizer, scheduler, names, run, state_type=PretrainState)
         log(f"resumed at step {state.step:,} of {total_steps:,}")
     state.total_steps = total_steps
+    stepper = distributed.wrap(model, world)  # the model itself, or its DDP wrapper
 
-    # 4. The loop.
+    # 4. The loop. Under torchrun every rank masks the same global batch and trains on its own rows;
+    #    the step count alone ends the run (a clock would stop the ranks at different steps).
     model.train()
-    bar = _progress(config.progress, state.step, total_steps)
-    deadline = time.monotonic() + config.minutes * 60 if config.minutes is not None and not resume else None
+    bar = _progress(config.progress if world.is_main else False, state.step, total_steps)
+    timed = config.minutes is not None and not resume and not world.distributed
+    deadline = time.monotonic() + config.minutes * 60 if timed else None
     while state.step < total_steps:
         epoch, b = divmod(state.step, steps_per_epoch)
         order = torch.randperm(len(data.train), generator=torch.Generator().manual_seed(config.seed * 1_000_003 + epoch))
-        index = order[b * config.batch_size:(b + 1) * config.batch_size].numpy()
+        index = order[b * global_batch:(b + 1) * global_batch].numpy()
         masks = torch.Generator().manual_seed(config.seed * 1_000_003 + 7919 * state.step + 1)
-        batch = _to_device(to_batch(data.train, index, data, config, masks, model_config.vocab_size), config.device)
+        batch = to_batch(data.train, index, data, config, masks, model_config.vocab_size)
+        tokens = int(batch["attention_mask"].sum())
+        if world.distributed:  # this rank's rows of the global batch
+            rows = slice(world.rank * config.batch_size, (world.rank + 1) * config.batch_size)
+            batch = {k: v[rows] for k, v in batch.items()}
+        batch = _to_device(batch, config.device)
 
         started = time.perf_counter()
-        loss = train_step(model, optimizer, batch, config)
+        loss = train_step(stepper, optimizer, batch, config)
+        loss = distributed.weighted_mean(loss, 1.0, world)  # the ranks' mean, for the log
         scheduler.step()
         state.seconds += time.perf_counter() - started
         state.step += 1
-        state.tokens += int(batch["attention_mask"].sum())
+        state.tokens += tokens
         state.losses.append(loss)
         _show(bar, state)
 
         last = state.step == total_steps or (deadline is not None and time.monotonic() > deadline)
-        if state.step % config.eval_every == 0 or last:
+        if (state.step % config.eval_every == 0 or last) and world.is_main:
             state.evals.append({"step": state.step, "tokens": state.tokens, "seconds": state.seconds,
                                 **evaluate_mlm(model, data, config)})
             e = state.evals[-1]
             log(f"step {state.step:,}: held-out MLM loss {e['mlm_loss']:.3f}, accuracy {e['accuracy']:.3f} "
                 f"(most frequent token {e['most_frequent_accuracy']:.3f}), perplexity {e['perplexity']:.1f}")
         stopping = config.stop_after_steps is not None and state.step >= config.stop_after_steps
-        if state.step % config.checkpoint_every == 0 or stopping or last:
+        if (state.step % config.checkpoint_every == 0 or stopping or last) and world.is_main:
             save_checkpoint(checkpoint_dir, model, optimizer, scheduler, names, state, run)
+        distributed.barrier(world)
         if stopping:
             _close(bar)
             return state
@@ -317,9 +341,11 @@ def pretrain(paths: list, out: str | Path, config: PretrainConfig | None = None,
     _close(bar)
 
     # 5. The BERT folder.
-    settings = dataclasses.asdict(config) | {"precision_used": precision, "cpu": describe_cpu()}
-    write_folder(out, lambda folder: _write_bert_folder(folder, model, tokenizer, state, settings))
-    log(f"wrote {out}")
+    settings = dataclasses.asdict(config) | {"precision_used": precision, "cpu": describe_cpu(),
+                                             "processes": world.size}
+    if world.is_main:
+        write_folder(out, lambda folder: _write_bert_folder(folder, model, tokenizer, state, settings))
+        log(f"wrote {out}")
     return state
 
 
@@ -373,12 +399,8 @@ def _to_device(batch: dict, device: str) -> dict:
     return {k: v.to(device) for k, v in batch.items()} if device != "cpu" else batch
 
 
-def _progress(enabled: bool, done: int, total: int):
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, initial=done, desc="pretrain", unit="step", dynamic_ncols=True)
+def _progress(enabled: bool | None, done: int, total: int):
+    return progress_bar(enabled, total - done, total=total, initial=done, desc="pretrain", unit="step", dynamic_ncols=True)
 
 
 def _show(bar, state: PretrainState) -> None:

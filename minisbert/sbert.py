@@ -31,10 +31,22 @@ from torch import nn
 from .batching import run_batched
 from .bert import BertModel
 from .checks import check_choice, check_int_range, check_optional_bool, check_pooling_mode, check_positive_int, check_texts
-from .files import read_st_folder, write_folder, write_st_bi_encoder_files
+from .files import read_json, read_st_folder, write_folder, write_json, write_st_bi_encoder_files
+from .hardware import resolve_precision
 from .pooling import Pooling
+from .similarity import (cos_sim, dot_score, euclidean_sim, manhattan_sim, pairwise_cos_sim, pairwise_dot_score,
+                         pairwise_euclidean_sim, pairwise_manhattan_sim)
 from .tokenizer import load_tokenizer
 from .weights import resolve_model_dir, save_tensors
+
+
+# similarity_fn_name -> (matrix function, pairwise function): sentence-transformers' SimilarityFunction names
+SIMILARITY_FUNCTIONS = {
+    "cosine": (cos_sim, pairwise_cos_sim),
+    "dot": (dot_score, pairwise_dot_score),
+    "euclidean": (euclidean_sim, pairwise_euclidean_sim),
+    "manhattan": (manhattan_sim, pairwise_manhattan_sim),
+}
 
 
 class SentenceBert(nn.Module):
@@ -77,6 +89,9 @@ class SentenceBert(nn.Module):
         # vector again (real data repeats itself: 7.5% of STS Benchmark test's sentences, about half of
         # SICK's). False: every input sentence goes through BERT, as sentence-transformers does.
         self.deduplicate = True
+        # What ``similarity`` compares vectors with: "cosine", "dot", "euclidean" or "manhattan" (negated
+        # distances, so higher is more similar), as sentence-transformers' ``similarity_fn_name``.
+        self.similarity_fn_name = "cosine"
 
     @property
     def dim(self) -> int:
@@ -122,24 +137,28 @@ class SentenceBert(nn.Module):
     # ------------------------------------------------------------------------------------------------
     # Inference
 
-    def _forward_for_encode(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    def _forward_for_encode(self, batch: dict[str, torch.Tensor], precision: str = "fp32") -> torch.Tensor:
         """The one forward call ``encode`` makes per batch: (B, T) ids → (B, H) pooled, not normalised.
 
         With ``self.fast_inference`` (the default) it runs ``minisbert.fast.FastEncoder``, the same maths
         on packed tokens with prepared weights (``tests/test_fast.py`` checks both give the same vectors
-        within 1e-6); otherwise the plain ``BertModel`` forward and the pooling layer.
+        within 1e-6); otherwise the plain ``BertModel`` forward and the pooling layer (in bf16 under
+        ``torch.autocast``). ``precision``: "fp32" or "bf16" (already resolved from "auto").
         """
         if not self.fast_inference:
-            return self._pooled(batch)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+                return self._pooled(batch).float()
         if self._fast is None or self._fast.bert is not self.bert:
             from .fast import FastEncoder
 
             self._fast = FastEncoder(self.bert)
         return self._fast(batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids"),
-                          pooling=self.pooling.mode)
+                          pooling=self.pooling.mode, precision=precision)
 
     def encode(self, sentences, batch_size: int = 32, normalize: bool | None = None,
-               convert_to: str = "numpy", progress: bool | None = None):
+               convert_to: str = "numpy", progress: bool | None = None, precision: str = "fp32", *,
+               show_progress_bar: bool | None = None, normalize_embeddings: bool = False,
+               convert_to_numpy: bool = True, convert_to_tensor: bool = False, device=None):
         """Sentence vectors for a list of strings: (N, H), row i for ``sentences[i]``.
 
         One string gives one vector (H,); an empty list gives an empty (0, H) result.
@@ -170,17 +189,43 @@ class SentenceBert(nn.Module):
             batch_size: sentences per forward pass.
             normalize: L2-normalise the vectors; ``None`` follows the model (``self.normalize``).
             convert_to: ``"numpy"`` (a float32 array) or ``"torch"`` (a tensor on the model's device).
-            progress: show a tqdm bar; ``None`` shows one on long runs when stderr is a terminal.
+            progress: show a tqdm bar; ``None`` shows one on a long run (``minisbert.batching.show_progress``).
+            precision: ``"fp32"`` (exact: within 1e-6 of sentence-transformers), ``"bf16"`` (matrix
+                products in bfloat16, fp32 vectors out; fast on CPUs with bf16 instructions, ~2e-3 on a
+                unit vector, see ``minisbert/fast.py``) or ``"auto"`` (bf16 where the CPU or GPU has
+                bf16 instructions, else fp32; ``minisbert.hardware``).
+
+        sentence-transformers' names, with its meanings (``SentenceTransformer.encode``):
+            show_progress_bar: the same as ``progress`` (and wins over it when given).
+            normalize_embeddings: True normalises the vectors whatever the model does; False leaves them
+                as the model makes them (a model with a Normalize module still normalises).
+            convert_to_numpy: True (the default): a float32 array, as ``convert_to="numpy"``; False: a
+                list of N one-dimensional tensors on the model's device.
+            convert_to_tensor: True: one (N, H) tensor on the model's device; wins over
+                ``convert_to_numpy``, as in sentence-transformers.
+            device: run on this device; the model moves there and stays (as sentence-transformers does).
+        One difference: an empty list gives an empty (0, H) array or tensor, where sentence-transformers
+        gives a flat empty one (shape (0,)).
         """
         single = isinstance(sentences, str)
         sentences = check_texts([sentences] if single else sentences, name="sentences")
         check_positive_int(batch_size, "batch_size")
         check_choice(convert_to, "convert_to", ("numpy", "torch"))
         check_optional_bool(normalize, "normalize")
-        normalize = self.normalize if normalize is None else normalize
+        for name, flag in (("normalize_embeddings", normalize_embeddings), ("convert_to_numpy", convert_to_numpy),
+                           ("convert_to_tensor", convert_to_tensor)):
+            check_optional_bool(flag, name)
+        check_optional_bool(show_progress_bar, "show_progress_bar")
+        normalize = True if normalize_embeddings else self.normalize if normalize is None else normalize
+        progress = progress if show_progress_bar is None else show_progress_bar
+        # sentence-transformers' flags decide the output when they are not at their defaults
+        output = "torch" if convert_to_tensor else "list" if not convert_to_numpy else convert_to
+        if device is not None:
+            self.move_to(device)
+        precision = resolve_precision(precision, self.device)
 
         def forward(batch: dict[str, torch.Tensor]) -> torch.Tensor:
-            u = self._forward_for_encode(batch)  # (B, H)
+            u = self._forward_for_encode(batch, precision)  # (B, H)
             return F.normalize(u, p=2, dim=-1) if normalize else u
 
         # Every sentence's real token ids, unpadded and truncated at max_seq_length; minisbert/batching.py
@@ -190,15 +235,47 @@ class SentenceBert(nn.Module):
         out = run_batched(self, forward, encoded, width=self.dim, batch_size=batch_size,
                           pad_id=self.tokenizer.pad_token_id, deduplicate=self.deduplicate, progress=progress,
                           desc="encode", unit="sent")  # (N, H)
+        if output == "list":
+            out = list(out)  # N tensors (H,), as sentence-transformers returns without conversion
         result = out[0] if single else out
-        return result.cpu().numpy() if convert_to == "numpy" else result
+        return result.cpu().numpy() if output == "numpy" else result
+
+    def move_to(self, device) -> "SentenceBert":
+        """Move the model to ``device`` (``"cpu"``, ``"cuda"``, ``torch.device``), dropping weights prepared
+        for the old one (the fast path's); the ``device=`` of ``encode`` and ``from_pretrained``."""
+        device = torch.device(device)
+        if self.device != torch.empty(0, device=device).device:  # "cuda" and "cuda:0" are one device
+            self.to(device)
+            self._fast = None
+        return self
+
+    # ------------------------------------------------------------------------------------------------
+    # Comparing vectors, with the model's similarity function
+
+    def similarity(self, a, b) -> torch.Tensor:
+        """The (n, m) matrix of ``self.similarity_fn_name`` between the rows of a (n, H) and b (m, H),
+        as ``SentenceTransformer.similarity``: cosine unless the model folder says otherwise."""
+        return self._similarity_functions()[0](a, b)
+
+    def similarity_pairwise(self, a, b) -> torch.Tensor:
+        """The (n,) similarities of row i of a with row i of b, as ``SentenceTransformer.similarity_pairwise``."""
+        return self._similarity_functions()[1](a, b)
+
+    def _similarity_functions(self):
+        check_choice(self.similarity_fn_name, "similarity_fn_name", tuple(SIMILARITY_FUNCTIONS))
+        return SIMILARITY_FUNCTIONS[self.similarity_fn_name]
 
     # ------------------------------------------------------------------------------------------------
     # Model folders
 
     @classmethod
-    def from_pretrained(cls, folder_or_name: str | Path, pooling: str | None = None) -> "SentenceBert":
+    def from_pretrained(cls, folder_or_name: str | Path, pooling: str | None = None, device=None) -> "SentenceBert":
         """Load a sentence-transformers folder or a plain BERT folder, in eval mode.
+
+        ``folder_or_name``: a folder, or a fetched model's name (``all-MiniLM-L6-v2``, or the hub's
+        ``sentence-transformers/all-MiniLM-L6-v2``). ``device``: where the model lives (default the CPU).
+        The similarity function (``similarity``) is the folder's ``config_sentence_transformers.json``
+        ``similarity_fn_name``: cosine, dot, euclidean or manhattan; cosine when it names none.
 
         A sentence-transformers folder lists its modules in ``modules.json``: Transformer (BERT's
         ``config.json`` and ``model.safetensors``, in the root folder or a subfolder), Pooling (its
@@ -224,7 +301,12 @@ class SentenceBert(nn.Module):
         limit = bert.config.max_position_embeddings
         if max_len is None or max_len > limit:  # e.g. tokenizer_config's "no limit" sentinel, 1e30
             max_len = limit
-        return cls(bert, tokenizer, pooling=mode, normalize=spec["normalize"], max_seq_length=max_len).eval()
+        model = cls(bert, tokenizer, pooling=mode, normalize=spec["normalize"], max_seq_length=max_len).eval()
+        st_config = folder / "config_sentence_transformers.json"
+        name = (read_json(st_config).get("similarity_fn_name") if st_config.is_file() else None) or "cosine"
+        check_choice(name, f"{st_config}: similarity_fn_name", tuple(SIMILARITY_FUNCTIONS))
+        model.similarity_fn_name = name
+        return model if device is None else model.move_to(device)
 
     def save(self, folder: str | Path) -> None:
         """Write a sentence-transformers 6.x folder; ``SentenceTransformer(folder)`` gives the same vectors.
@@ -254,3 +336,5 @@ class SentenceBert(nn.Module):
         self.tokenizer.save(path, model_max_length=self.max_seq_length)
         write_st_bi_encoder_files(path, dim=self.dim, pooling=self.pooling.mode, normalize=self.normalize,
                                   max_seq_length=self.max_seq_length)
+        st_config = read_json(path / "config_sentence_transformers.json")
+        write_json(path / "config_sentence_transformers.json", {**st_config, "similarity_fn_name": self.similarity_fn_name})

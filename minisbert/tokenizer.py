@@ -320,22 +320,41 @@ class BertTokenizer:
         self._warned_truncation = False
 
     @classmethod
-    def from_pretrained(cls, folder: str | os.PathLike, **overrides) -> "BertTokenizer":
-        """Read ``vocab.txt`` and (if present) ``tokenizer_config.json`` from a model folder."""
-        folder = Path(folder)
-        vocab_file = folder / "vocab.txt"
-        if not vocab_file.is_file():
-            raise FileNotFoundError(f"no vocab.txt in {folder}")
-        config = {}
-        if (folder / "tokenizer_config.json").is_file():
-            config = read_json(folder / "tokenizer_config.json")
+    def from_pretrained(cls, name_or_folder: str | os.PathLike, **overrides) -> "BertTokenizer":
+        """The tokenizer of a model folder, or of a fetched model by name (``all-MiniLM-L6-v2`` or the hub's
+        ``sentence-transformers/all-MiniLM-L6-v2``, as ``BertModel.from_pretrained`` takes).
+
+        The vocabulary comes from ``vocab.txt`` (what BERT checkpoints and ``save`` write) or, failing that,
+        from ``tokenizer.json`` (all that sentence-transformers 6.x writes): its WordPiece vocabulary and
+        its BertNormalizer flags are the same information, so either gives the same ids. Settings come
+        from ``tokenizer_config.json`` when present; ``overrides`` win over both.
+        """
+        from .weights import resolve_model_dir  # imports torch's side of the package: only when loading
+
+        folder = resolve_model_dir(name_or_folder, holds="vocab.txt or tokenizer.json")
+        config = read_json(folder / "tokenizer_config.json") if (folder / "tokenizer_config.json").is_file() else {}
         kwargs = {}
-        for key in ("do_lower_case", "strip_accents", "tokenize_chinese_chars", "model_max_length"):
-            if config.get(key) is not None:
-                kwargs[key] = config[key]
+        if (folder / "vocab.txt").is_file():
+            vocab = load_vocab(folder / "vocab.txt")
+            for key in ("do_lower_case", "strip_accents", "tokenize_chinese_chars"):
+                if config.get(key) is not None:
+                    kwargs[key] = config[key]
+        elif (folder / "tokenizer.json").is_file():
+            spec = read_json(folder / "tokenizer.json")
+            model, normalizer = spec.get("model") or {}, spec.get("normalizer") or {}
+            if model.get("type") != "WordPiece" or normalizer.get("type") != "BertNormalizer":
+                raise ValueError(f"{folder / 'tokenizer.json'}: not a BERT WordPiece tokenizer "
+                                 f"(model {model.get('type')!r}, normalizer {normalizer.get('type')!r})")
+            vocab = model["vocab"]
+            kwargs = {"do_lower_case": normalizer.get("lowercase", True), "strip_accents": normalizer.get("strip_accents"),
+                      "tokenize_chinese_chars": normalizer.get("handle_chinese_chars", True)}
+        else:
+            raise FileNotFoundError(f"no vocab.txt or tokenizer.json in {folder}")
+        if config.get("model_max_length") is not None:
+            kwargs["model_max_length"] = config["model_max_length"]
         kwargs.update(special_tokens(config))
         kwargs.update(overrides)
-        return cls(load_vocab(vocab_file), **kwargs)
+        return cls(vocab, **kwargs)
 
     def save(self, folder: str | os.PathLike, model_max_length: int | None = None) -> None:
         """Write ``vocab.txt``, ``tokenizer_config.json`` and ``special_tokens_map.json`` into ``folder``:
@@ -622,29 +641,9 @@ def _as_batch(value, name: str) -> tuple[list[str], bool]:
 
 
 def load_tokenizer(folder: str | os.PathLike) -> BertTokenizer:
-    """The folder's BertTokenizer, from vocab.txt or, failing that, from tokenizer.json.
-
-    sentence-transformers 6.x saves only tokenizer.json (no vocab.txt); its WordPiece vocabulary and its
-    BertNormalizer flags are the same information.
-    """
-    folder = Path(folder)
-    if (folder / "vocab.txt").is_file() or not (folder / "tokenizer.json").is_file():
-        return BertTokenizer.from_pretrained(folder)
-    spec = read_json(folder / "tokenizer.json")
-    model, normalizer = spec.get("model") or {}, spec.get("normalizer") or {}
-    if model.get("type") != "WordPiece" or normalizer.get("type") != "BertNormalizer":
-        raise ValueError(f"{folder / 'tokenizer.json'}: not a BERT WordPiece tokenizer "
-                         f"(model {model.get('type')!r}, normalizer {normalizer.get('type')!r})")
-    config_path = folder / "tokenizer_config.json"
-    config = read_json(config_path) if config_path.is_file() else {}
-    kwargs = {
-        "do_lower_case": normalizer.get("lowercase", True),
-        "strip_accents": normalizer.get("strip_accents"),
-        "tokenize_chinese_chars": normalizer.get("handle_chinese_chars", True),
-        "model_max_length": config.get("model_max_length"),
-    }
-    kwargs.update(special_tokens(config))
-    return BertTokenizer(model["vocab"], **kwargs)
+    """The folder's BertTokenizer, from vocab.txt or, failing that, from tokenizer.json
+    (``BertTokenizer.from_pretrained``)."""
+    return BertTokenizer.from_pretrained(folder)
 
 
 def has_tokenizer(folder: str | os.PathLike) -> bool:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import torch
 
+from .errors import UserError
+
 
 def traced_module_names(num_layers: int) -> list[str]:
     names = ["embeddings"]
@@ -47,7 +49,7 @@ def trace_against_hf(folder: str | Path, texts: list[str]) -> list[tuple[str, fl
     try:
         import transformers
     except ImportError:
-        raise RuntimeError("trace compares against transformers, which is not installed: pip install 'minisbert[test]'") from None
+        raise UserError("trace compares against transformers, which is not installed: pip install 'minisbert[test]'") from None
     from .bert import BertModel
     from .tokenizer import BertTokenizer
     from .weights import resolve_model_dir

@@ -44,8 +44,10 @@ from torch import nn
 
 from .checkpoint import (CHECKPOINT_OPTIMIZER, CHECKPOINT_STATE, CHECKPOINT_WEIGHTS,  # noqa: F401  (re-exported)
                          load_checkpoint, save_checkpoint)
+from .batching import show_progress
 from .checks import check_positive_int, is_int, is_number
 from .files import check_replaceable, write_folder
+from .hardware import choose_precision, resolve_precision
 
 
 @dataclass
@@ -63,7 +65,9 @@ class TrainConfig:
     use_sdpa: bool = True  # fused attention kernel in training (the same maths, faster)
     checkpoint_every: int | None = None  # also write a checkpoint every this many steps
     stop_after_steps: int | None = None  # stop (with a checkpoint) after this many steps; the schedule still spans all epochs
-    progress: bool = True  # tqdm bar with the running loss
+    max_steps: int | None = None  # end after this many steps if the epochs last longer (the schedule spans them)
+    precision: str = "fp32"  # "bf16": forwards under torch.autocast (weights, AdamW in fp32); "auto"
+    progress: bool | None = None  # tqdm bar with the running loss; None: on a long run (minisbert.batching.show_progress)
 
     def check(self) -> None:
         def number(name, low, high, allow_none=False):
@@ -75,8 +79,9 @@ class TrainConfig:
 
         for name in ("epochs", "batch_size"):
             check_positive_int(getattr(self, name), name)
-        for name in ("checkpoint_every", "stop_after_steps"):
+        for name in ("checkpoint_every", "stop_after_steps", "max_steps"):
             check_positive_int(getattr(self, name), name, allow_none=True)
+        choose_precision(self.precision)
         number("lr", 0, 10), number("head_lr", 0, 10, allow_none=True), number("weight_decay", 0, 1)
         number("warmup_ratio", 0, 1), number("max_grad_norm", 0, math.inf)
         if not is_int(self.seed):
@@ -116,6 +121,10 @@ def train(objective: nn.Module, examples: list, config: TrainConfig | None = Non
 
     Returns the final ``TrainState`` (every step's loss, the dev scores, the best epoch). The objective
     in memory holds the last epoch's weights; ``out`` holds the best epoch's.
+
+    Started by ``torchrun`` (several processes), it trains data-parallel (``minisbert/distributed.py``):
+    each rank takes its ``batch_size`` slice of every global batch of ``world size × batch_size``
+    examples, gradients are averaged across ranks, and only rank 0 evaluates and writes.
     """
     # 0. Check everything before the first step: a bad example or setting found after an hour of
     #    training wastes the hour.
@@ -125,37 +134,58 @@ def train(objective: nn.Module, examples: list, config: TrainConfig | None = Non
     out, checkpoint_dir = _output_folders(config, out, checkpoint_dir, resume)
 
     # 1. Seed every generator (head initialisation happened before: seed it yourself if it matters;
-    #    dropout from here on draws from torch's generator), then the optimizer and its schedule.
+    #    dropout from here on draws from torch's generator), then the optimizer and its schedule. Under
+    #    torchrun, join the other ranks: a step takes world.size × batch_size examples.
+    from . import distributed
+
+    device = next(objective.parameters()).device
+    world = distributed.setup(device)
+    precision = resolve_precision(config.precision, device)
     seed_everything(config.seed)
-    steps_per_epoch = math.ceil(len(examples) / config.batch_size)
+    global_batch = world.size * config.batch_size
+    steps_per_epoch = math.ceil(len(examples) / global_batch)
     total_steps = config.epochs * steps_per_epoch
+    if config.max_steps is not None:
+        total_steps = min(total_steps, config.max_steps)
     warmup_steps = math.ceil(config.warmup_ratio * total_steps)
     optimizer, names = make_optimizer(objective, config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_warmup_then_decay(warmup_steps, total_steps))
     run = {"examples": len(examples), "batch_size": config.batch_size, "epochs": config.epochs, "seed": config.seed}
+    run |= {"max_steps": config.max_steps} if config.max_steps else {}
+    run |= {"world_size": world.size} if world.distributed else {}
     state = load_checkpoint(checkpoint_dir, objective, optimizer, scheduler, names, run) if resume else TrainState()
+    stepper = distributed.wrap(objective, world)  # the objective itself, or its DDP wrapper
 
     def checkpoint() -> None:
-        if checkpoint_dir is not None:
+        if checkpoint_dir is not None and world.is_main:
             save_checkpoint(checkpoint_dir, objective, optimizer, scheduler, names, state, run)
+        distributed.barrier(world)  # no rank runs ahead of a checkpoint it might resume from
 
     model = objective.model
     had_sdpa = model.bert.use_sdpa
     model.bert.use_sdpa = config.use_sdpa
     objective.train()  # dropout on, as in pre-training and in the paper's fine-tuning
     try:
-        for epoch in range(state.step // steps_per_epoch, config.epochs):
+        for epoch in range(state.step // steps_per_epoch, math.ceil(total_steps / steps_per_epoch)):
             # 2. This epoch's order: a permutation drawn from (seed, epoch) alone. A resumed run starts
-            #    at the batch where it stopped.
+            #    at the batch where it stopped; max_steps may end the last epoch early.
             order = epoch_order(len(examples), config.seed, epoch)
             first_batch = state.step - epoch * steps_per_epoch
-            bar = _progress(config.progress, range(first_batch, steps_per_epoch), epoch, config.epochs)
+            epoch_end = min(steps_per_epoch, total_steps - epoch * steps_per_epoch)
+            shown = config.progress if world.is_main else False  # one bar, rank 0's
+            bar = _progress(shown, range(first_batch, epoch_end), epoch, config.epochs)
             started = time.perf_counter()
             stopping = False
             for b in bar:
                 # 3. One step: forward, backward, clip, update, schedule.
-                batch = [examples[i] for i in order[b * config.batch_size:(b + 1) * config.batch_size].tolist()]
-                state.losses.append(training_step(objective, batch, optimizer, scheduler, config.max_grad_norm))
+                indices, weight = order[b * global_batch:(b + 1) * global_batch].tolist(), 1.0
+                if world.distributed:  # this rank's slice; its own dropout stream, from (seed, rank, step)
+                    indices, weight = distributed.shard(indices, world, config.batch_size)
+                    torch.manual_seed(distributed.step_seed(config.seed, world.rank, state.step))
+                batch = [examples[i] for i in indices]
+                loss = training_step(stepper, batch, optimizer, scheduler, config.max_grad_norm,
+                                     precision=precision, scale=weight)
+                state.losses.append(distributed.weighted_mean(loss, weight, world))
                 state.step += 1
                 _show_loss(bar, state.losses, scheduler)
 
@@ -163,19 +193,19 @@ def train(objective: nn.Module, examples: list, config: TrainConfig | None = Non
                 # epoch is checkpointed below instead, after the evaluation.
                 stopping = config.stop_after_steps is not None and state.step >= config.stop_after_steps
                 every = config.checkpoint_every and state.step % config.checkpoint_every == 0
-                if (stopping or every) and b < steps_per_epoch - 1:
+                if (stopping or every) and b < epoch_end - 1:
                     checkpoint()
                 if stopping:
                     break
             if hasattr(bar, "close"):
                 bar.close()
-            if state.step < (epoch + 1) * steps_per_epoch:  # stopped in the middle of the epoch
+            if state.step < epoch * steps_per_epoch + epoch_end:  # stopped in the middle of the epoch
                 return state
             if first_batch == 0:  # only whole epochs are timed (not a resumed part of one)
                 state.epoch_seconds.append(time.perf_counter() - started)
 
-            # 4. End of epoch: evaluate on dev, keep the best model, checkpoint.
-            if dev is not None:
+            # 4. End of epoch: evaluate on dev, keep the best model, checkpoint (rank 0 alone).
+            if dev is not None and world.is_main:
                 score = float(dev(objective))
                 objective.train()
                 state.dev_scores.append(score)
@@ -183,12 +213,15 @@ def train(objective: nn.Module, examples: list, config: TrainConfig | None = Non
                     state.best_score, state.best_epoch = score, epoch
                     if out is not None:
                         save_model(objective, out)
-            elif out is not None and epoch == config.epochs - 1:
+            elif out is not None and state.step == total_steps and world.is_main:
                 save_model(objective, out)
             checkpoint()
             if stopping:
                 return state
         return state
+    except RuntimeError as e:
+        distributed.raise_if_rank_lost(e, world, checkpoint_dir)
+        raise
     finally:
         model.bert.use_sdpa = had_sdpa
 
@@ -216,20 +249,29 @@ def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
 
 
 def training_step(objective: nn.Module, batch: list, optimizer: torch.optim.Optimizer, scheduler,
-                  max_grad_norm: float) -> float:
+                  max_grad_norm: float, *, precision: str = "fp32", scale: float = 1.0) -> float:
     """One optimizer step on ``batch``: forward, backward, clip the gradient norm, update, schedule.
-    Returns the batch's loss."""
-    loss = objective(batch)
+    Returns the batch's loss.
+
+    ``precision="bf16"``: the forward runs under ``torch.autocast`` in bfloat16 (matrix products in bf16,
+    LayerNorm, softmax and the losses in fp32; the weights, gradients and AdamW stay fp32). The context
+    holds one forward only: autocast caches a bf16 copy of each weight while it lasts, and a context
+    around several steps would keep computing with the first step's weights. ``scale``: the loss is
+    multiplied by it before ``backward`` (a rank's share of the global batch, ``minisbert.distributed``).
+    """
+    device_type = next(objective.parameters()).device.type
+    with torch.autocast(device_type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+        loss = objective(batch)
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    (loss * scale if scale != 1.0 else loss).backward()
     nn.utils.clip_grad_norm_(objective.parameters(), max_grad_norm)
     optimizer.step()
     scheduler.step()
     return loss.item()
 
 
-def _progress(enabled: bool, steps: range, epoch: int, epochs: int):
-    if not enabled:
+def _progress(enabled: bool | None, steps: range, epoch: int, epochs: int):
+    if not show_progress(enabled, len(steps)):
         return steps
     from tqdm.auto import tqdm
 

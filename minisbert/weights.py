@@ -24,6 +24,7 @@ import json
 import math
 import os
 import struct
+import sys
 from pathlib import Path
 
 import torch
@@ -174,23 +175,66 @@ def save_model_weights(module: nn.Module, path: str | Path) -> None:
     save_tensors(module.state_dict(), path)
 
 
+# ----------------------------------------------------------------------------------------------------
+# Where fetched models (and data, minisbert.data) live
+
+def source_checkout() -> Path | None:
+    """The repository root when minisbert runs from a source checkout (``pip install -e .``, or the
+    repository on ``sys.path``), else None (a normal ``pip install .``: the package sits in site-packages).
+
+    The test is a ``pyproject.toml`` beside the package folder: a checkout has one, an installed copy never
+    does (site-packages holds packages, not projects).
+    """
+    root = Path(__file__).resolve().parent.parent
+    return root if (root / "pyproject.toml").is_file() else None
+
+
+def minisbert_home() -> Path:
+    """The per-user folder for fetched weights and data: ``$MINISBERT_HOME``, else the platform's cache
+    folder (``$XDG_CACHE_HOME/minisbert`` or ``~/.cache/minisbert`` on Linux, ``~/Library/Caches/minisbert``
+    on macOS, ``%LOCALAPPDATA%\\minisbert`` on Windows). A cache, not a config folder: everything in it can be
+    fetched again."""
+    env = os.environ.get("MINISBERT_HOME")
+    if env:
+        return Path(env).expanduser()
+    if sys.platform == "win32" and os.environ.get("LOCALAPPDATA"):
+        return Path(os.environ["LOCALAPPDATA"]) / "minisbert"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "minisbert"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "minisbert"
+
+
 def weights_root() -> Path:
-    """Where fetched models live: ``$MINISBERT_WEIGHTS`` or the project's ``weights/`` folder."""
+    """Where fetched models live: ``$MINISBERT_WEIGHTS``; else, in a source checkout, its ``weights/``
+    folder (so ``make`` and CI find what ``make weights`` fetched); else ``minisbert_home()/weights``."""
     env = os.environ.get("MINISBERT_WEIGHTS")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "weights"
+    if env:
+        return Path(env).expanduser()
+    checkout = source_checkout()
+    return checkout / "weights" if checkout is not None else minisbert_home() / "weights"
 
 
-def resolve_model_dir(name_or_path: str | Path) -> Path:
-    """A model folder from a path, or from a model name fetched under ``weights_root()``."""
+def resolve_model_dir(name_or_path: str | Path, holds: str = "config.json and model.safetensors") -> Path:
+    """A model folder from a path, or from a model name fetched under ``weights_root()``.
+
+    A name may be the short one (``all-MiniLM-L6-v2``) or the hub's (``sentence-transformers/all-MiniLM-L6-v2``,
+    what sentence-transformers and transformers users type): both name the same fetched folder.
+    ``holds``: what such a folder holds, for the message when there is none.
+    """
+    from .fetch import KNOWN_MODELS  # fetch.py imports this module: imported here, when needed
+
     if not isinstance(name_or_path, (str, Path)):
         raise TypeError(f"model must be a folder path or a model name, got {type(name_or_path).__name__}")
-    path = Path(name_or_path)
+    path = Path(name_or_path).expanduser()
     if path.is_dir():
         return path
-    fetched = weights_root() / str(name_or_path)
+    name = str(name_or_path)
+    short = next((short for short, spec in KNOWN_MODELS.items() if name in (short, spec.hub_id)), name)
+    fetched = weights_root() / short
     if fetched.is_dir():
         return fetched
+    fetch_name = short if short in KNOWN_MODELS else "all-MiniLM-L6-v2"
     raise FileNotFoundError(
-        f"no model folder at {path} and no fetched model named {str(name_or_path)!r} in {weights_root()}; "
-        f"run `python -m minisbert fetch all-MiniLM-L6-v2` or pass a folder with config.json and model.safetensors"
+        f"no model folder at {path} and no fetched model named {short!r} in {weights_root()}; "
+        f"run `python -m minisbert fetch {fetch_name}` or pass a folder with {holds}"
     )

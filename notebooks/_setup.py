@@ -9,7 +9,6 @@ figures. Nothing of the lesson is here: the notebooks import ``minisbert`` for t
 
 from __future__ import annotations
 
-import os
 import random
 import sys
 import warnings
@@ -25,12 +24,13 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # this checkout first: its minisbert, and benchmarks/ (notebook 06)
 
-from minisbert.weights import resolve_model_dir  # noqa: E402 (after the path is set)
+from minisbert.data import resolve_data_dir  # noqa: E402 (after the path is set)
+from minisbert.weights import resolve_model_dir  # noqa: E402
 
-MODEL_DIR = resolve_model_dir("all-MiniLM-L6-v2")  # weights/all-MiniLM-L6-v2 (`make weights` fetches it)
-# STS Benchmark and SICK: $MINISBERT_DATA, else the shared data folder beside this repository.
-DATA_DIR = Path(os.environ.get("MINISBERT_DATA") or REPO.parent / "shared" / "data")
-os.environ.setdefault("MINISBERT_DATA", str(DATA_DIR))
+MODEL_DIR = resolve_model_dir("all-MiniLM-L6-v2")  # weights/ or the user cache (`python -m minisbert fetch all-MiniLM-L6-v2`)
+# The library's own data lookup (minisbert/data.py): $MINISBERT_DATA, else ../shared/data beside this
+# checkout, else the user cache that `python -m minisbert fetch stsb|sick|snli` fills.
+DATA_DIR = resolve_data_dir()
 TOL = 1e-5  # the largest |ours - reference| the notebooks allow anywhere (fp32)
 
 random.seed(0)

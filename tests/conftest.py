@@ -184,3 +184,19 @@ def killed_when():
         assert path.exists()
 
     return run
+
+
+@pytest.fixture(scope="session")
+def tiny_sbert_folder(model_dir, tmp_path_factory) -> Path:
+    """A sentence-transformers folder holding a tiny random BERT (2 layers, H 32) with all-MiniLM-L6-v2's
+    real vocabulary, mean pooling, normalised: real text in, seconds per run (commands, exports, torchrun)."""
+    from minisbert import BertConfig, BertModel, SentenceBert
+    from minisbert.tokenizer import load_tokenizer
+
+    tokenizer = load_tokenizer(model_dir)
+    config = BertConfig(vocab_size=len(tokenizer.vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=64)
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("tiny") / "tiny-sbert"
+    SentenceBert(BertModel(config), tokenizer, normalize=True, max_seq_length=64).save(folder)
+    return folder

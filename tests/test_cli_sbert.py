@@ -95,8 +95,10 @@ def test_eval_sick_trial_matches_sentence_transformers(st, data_dir, capsys):
 
 def test_bench_quick_run(data_dir, tmp_path, capsys):
     out = tmp_path / "bench.json"
+    # The fp32 systems (the bf16, int8 and ONNX rows: tests/test_bench_extras.py), a 2-step training recipe.
     argv = ["bench", "--limit", "48", "--repeats", "1", "--batch-sizes", "16", "--no-memory", "--train-steps", "1",
-            "--data-dir", str(data_dir), "--json", str(out)]
+            "--train-eval-steps", "2", "--systems", "minisbert", "minisbert-no-dedup", "sentence-transformers",
+            "hf-bert-mean", "--data-dir", str(data_dir), "--json", str(out)]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "machine:" in printed and "sent/s" in printed
@@ -107,6 +109,7 @@ def test_bench_quick_run(data_dir, tmp_path, capsys):
     for row in result["rows"]:  # the four systems compute the same vectors
         assert row["max_abs_diff"] <= 1e-5 and row["sentences_per_s"] > 0
     assert set(result["training_steps_per_s"]) == {"minisbert", "sentence-transformers"}
+    assert set(result["training_stsb_spearman"]) == {"minisbert", "sentence-transformers"}
     assert "steps/s" in printed and "% roof" in printed
 
 

@@ -168,10 +168,17 @@ def test_environment_variable_is_honoured(monkeypatch, tmp_path, data_dir):
     assert resolve_data_dir() == tmp_path
 
 
-def test_no_folder_given(monkeypatch):
+def test_no_folder_given(monkeypatch, tmp_path):
+    from minisbert import weights
+
+    # no MINISBERT_DATA, no ../shared/data beside a checkout, an empty user cache (tests/test_fetch_data.py
+    # checks the whole lookup order)
     monkeypatch.delenv(DATA_ENV_VAR, raising=False)
-    with pytest.raises(FileNotFoundError, match=DATA_ENV_VAR):
+    monkeypatch.setenv("MINISBERT_HOME", str(tmp_path))
+    monkeypatch.setattr(weights, "source_checkout", lambda: None)
+    with pytest.raises(FileNotFoundError, match="fetch stsb") as err:
         load_stsb("train")
+    assert DATA_ENV_VAR in str(err.value) and "python -m minisbert fetch stsb" in str(err.value)
 
 
 def test_missing_folder_and_missing_file(monkeypatch, tmp_path):

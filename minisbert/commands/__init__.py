@@ -6,6 +6,8 @@ import importlib
 import sys
 from pathlib import Path
 
+from ..errors import UserError
+
 CHECKOUT = Path(__file__).resolve().parent.parent.parent  # the repository root, in a source checkout
 
 
@@ -30,7 +32,7 @@ def register_harness(subparsers, command: str, module: str) -> None:
     p.add_argument("ignored", nargs="*")
 
     def missing(args) -> int:
-        raise RuntimeError(f"`minisbert {command}` runs {where}, which is not installed with minisbert: "
+        raise UserError(f"`minisbert {command}` runs {where}, which is not installed with minisbert: "
                            f"run it from a clone of the repository (python -m {module} there)")
 
     p.set_defaults(run=missing)

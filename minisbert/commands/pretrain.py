@@ -34,7 +34,7 @@ def register(subparsers) -> None:
     p.add_argument("--vocab", default="all-MiniLM-L6-v2", help="folder (or fetched model) whose vocabulary to use")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
                    help="auto: bf16 where the CPU has bf16 instructions")
-    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (under torchrun each rank takes cuda:LOCAL_RANK)")
     p.add_argument("--eval-every", type=int, default=200, help="steps between held-out evaluations")
     p.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints (default 500)")
     p.add_argument("--cache", default=None, help="folder for the tokenized corpus (default ~/.cache/minisbert/corpus)")
@@ -45,7 +45,9 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from pathlib import Path
 
+    from .. import distributed
     from ..corpus import held_out_sentences, write_train_sentences
+    from ..hardware import check_device
     from ..data import resolve_data_dir
     from ..pretrain import PretrainConfig, pretrain
     from ..tokenizer import load_tokenizer
@@ -57,6 +59,7 @@ def run(args) -> int:
                             device=args.device, eval_every=args.eval_every, checkpoint_every=args.checkpoint_every,
                             progress=not args.no_progress)
     config.check()  # before anything is read
+    check_device(args.device)
     cache = Path(args.cache) if args.cache else Path.home() / ".cache" / "minisbert" / "corpus"
     paths = list(args.corpus)
     exclude = frozenset()
@@ -67,5 +70,14 @@ def run(args) -> int:
         if args.add_train_sentences:
             paths.append(str(write_train_sentences(cache / "benchmark_train_sentences.txt", data_dir)))
     tokenizer = load_tokenizer(resolve_model_dir(args.vocab))
-    pretrain(paths, args.out, config, tokenizer=tokenizer, cache_dir=cache, exclude=exclude, resume=args.resume)
+    # Under torchrun (torchrun --nproc_per_node N -m minisbert pretrain ...) every rank runs this command
+    # and trains on its rows of each batch (minisbert/distributed.py); rank 0 writes.
+    world = distributed.world()
+    try:
+        pretrain(paths, args.out, config, tokenizer=tokenizer, cache_dir=cache, exclude=exclude, resume=args.resume)
+    except RuntimeError as e:
+        distributed.raise_if_rank_lost(e, world, Path(args.out).with_name(Path(args.out).name + "-checkpoint"))
+        raise
+    finally:
+        distributed.teardown(world)
     return 0

@@ -45,6 +45,14 @@ def register(subparsers) -> None:
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint")
     p.add_argument("--test", action="store_true", help="evaluate the kept model on the test split at the end")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--max-steps", type=int, default=None,
+                   help="end after this many optimizer steps (the learning-rate schedule spans them)")
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "auto"],
+                   help="bf16: forward under autocast in bfloat16, fast on CPUs with bf16 instructions; "
+                        "auto: bf16 where the CPU (or GPU) has them (default fp32)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (under torchrun each rank takes cuda:LOCAL_RANK)")
+    p.add_argument("--no-dropout", action="store_true",
+                   help="dropout off: every step a deterministic function of the weights and the batch")
     p.set_defaults(run=run)
 
 
@@ -79,8 +87,14 @@ def run(args) -> int:
         train_examples = reader("train", args.data_dir)[limit]
         dev_examples = reader("dev", args.data_dir)[limit]
 
-    torch.manual_seed(args.seed)  # the head's initialisation
-    model = SentenceBert.from_pretrained(args.model)
+    # Under torchrun every rank runs this command; minisbert/distributed.py splits the batches.
+    from .. import distributed
+    from ..hardware import check_device
+
+    world = distributed.world()
+    device = distributed.rank_device(check_device(args.device), world)
+    torch.manual_seed(args.seed)  # the head's initialisation (the same on every rank)
+    model = SentenceBert.from_pretrained(args.model).to(device)
     if args.max_seq_length is not None:
         if not 2 <= args.max_seq_length <= model.bert.config.max_position_embeddings:
             raise ValueError(f"--max-seq-length must be from 2 to {model.bert.config.max_position_embeddings}")
@@ -98,10 +112,16 @@ def run(args) -> int:
         objective = RegressionObjective(model)
         dev, metric = sts_dev(dev_examples), "dev Spearman"
 
+    objective.to(device)  # a new head is made on the CPU
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, head_lr=args.head_lr,
                          weight_decay=args.weight_decay, warmup_ratio=args.warmup_ratio,
                          max_grad_norm=args.max_grad_norm, seed=args.seed,
-                         checkpoint_every=args.checkpoint_every, progress=not args.no_progress)
+                         checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
+                         max_steps=args.max_steps, precision=args.precision)
+    if args.no_dropout:
+        for module in objective.modules():
+            if isinstance(module, torch.nn.Dropout):
+                module.p = 0.0  # attention's dropout (SDPA's dropout_p) reads it too
     config.check()
     objective.check_examples(train_examples, "train examples")
     if args.head_warmup_epochs and not args.resume:
@@ -113,6 +133,9 @@ def run(args) -> int:
           f"batch {args.batch_size}, lr {args.lr:g}" + (f", head lr {args.head_lr:g}" if args.head_lr else ""))
     state = train(objective, train_examples, config, dev=dev, out=args.out,
                   checkpoint_dir=args.checkpoint_dir, resume=args.resume)
+    distributed.teardown(world)
+    if not world.is_main:  # rank 0 reports (and evaluates on test)
+        return 0
     for epoch, score in enumerate(state.dev_scores, start=1):
         seconds = f" ({state.epoch_seconds[epoch - 1]:.0f} s)" if epoch <= len(state.epoch_seconds) else ""
         print(f"epoch {epoch}: {metric} {score:.2f}{seconds}")
