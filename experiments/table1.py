@@ -154,7 +154,7 @@ def main(argv=None) -> int:
     p.add_argument("--size", default="mini", help="BERT size (default mini: L4/H256)")
     p.add_argument("--batch-size", type=int, default=32, help="pre-training batch (default 32)")
     p.add_argument("--lr", type=float, default=5e-4, help="pre-training peak learning rate")
-    p.add_argument("--nli-lr", type=float, default=1e-4, help="SBERT learning rate (default 1e-4, see README)")
+    p.add_argument("--nli-lr", type=float, default=3e-4, help="SBERT learning rate (default 3e-4, see README)")
     p.add_argument("--paper-lr", action=argparse.BooleanOptionalAction, default=True,
                    help="also train at the paper's 2e-5 (step e)")
     p.add_argument("--out", default=str(REPO / "runs" / "table1"), help="folder for the models and caches")
