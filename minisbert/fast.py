@@ -39,14 +39,15 @@ library and another matrix shape block the sums differently): ~1e-7 on a normali
 **bf16** (``precision="bf16"``, bfloat16: fp32's 8-bit exponent, a 7-bit mantissa). The weights of the
 matrix products are prepared once in bf16 (and packed for oneDNN), and the products and attention take
 bf16 activations: half the bytes, and on CPUs with bf16 instructions (AVX512-BF16, AMX-BF16; see
-``minisbert/hardware.py``) several times the multiply rate (2048³: 277 GFLOP/s in bf16 against 107 in
+``minisbert/hardware.py``) several times the multiply rate (2048³: 406 GFLOP/s in bf16 against 142 in
 fp32 on a 2-core Zen 4). Everything that sums many numbers and sets the scale stays in fp32: the
 embeddings, the residual stream and every LayerNorm (a product's bf16 output is added to the fp32
 residual before normalising), and the pooling; the sentence vectors come out in fp32. The products
 themselves accumulate in fp32 inside oneDNN, and softmax inside SDPA too. What is lost is the rounding
 of each product's inputs to 8 significant bits: 2.1e-3 max |Δ| on the unit sentence vectors of
-all-MiniLM-L6-v2 (STSb test), and STSb test Spearman within 0.1 (``tests/test_bf16.py``). Without bf16 instructions torch emulates bf16
-with conversions: 5.5× slower than fp32 on an AVX2-only Zen 1, which is why fp32 stays the default.
+all-MiniLM-L6-v2 (STSb test), and STSb test Spearman within 0.1 (``tests/test_bf16.py``).
+Without bf16 instructions torch emulates bf16 with
+conversions: 5.5× slower than fp32 on an AVX2-only Zen 1, which is why fp32 stays the default.
 """
 
 from __future__ import annotations
