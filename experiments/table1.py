@@ -154,6 +154,8 @@ def main(argv=None) -> int:
     p.add_argument("--size", default="mini", help="BERT size (default mini: L4/H256)")
     p.add_argument("--batch-size", type=int, default=32, help="pre-training batch (default 32)")
     p.add_argument("--lr", type=float, default=5e-4, help="pre-training peak learning rate")
+    p.add_argument("--dropout", type=float, default=0.0,
+                   help="dropout while pre-training (default 0: about one pass over the corpus, see README)")
     p.add_argument("--nli-lr", type=float, default=3e-4, help="SBERT learning rate (default 3e-4, see README)")
     p.add_argument("--paper-lr", action=argparse.BooleanOptionalAction, default=True,
                    help="also train at the paper's 2e-5 (step e)")
@@ -163,6 +165,8 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="a tiny model, a few steps and small slices: tests the code")
     p.add_argument("--only", choices=["nli", "nli_random_init", "nli_paper_lr"], default=None,
                    help="run one of (c), (d), (e) alone on the BERT in OUT/bert, adding it to an earlier run's results")
+    p.add_argument("--key", default=None, help="with --only: store the result under this name (default: the run's name), "
+                                               "e.g. nli_lr_1e-3 for a run at another --nli-lr")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default 2, the machine's cores)")
     args = p.parse_args(argv)
 
@@ -181,8 +185,8 @@ def main(argv=None) -> int:
     snli_test = [PairExample(r.premise, r.hypothesis, r.label) for r in load_snli("test", data_dir)]
     corpus = sorted(glob.glob(str(data_dir / "corpus" / "*.txt")))
     size, max_len = args.size, 128
-    config = PretrainConfig(size=size, max_len=max_len, batch_size=args.batch_size, lr=args.lr, minutes=args.minutes,
-                            nsp=True, seed=0, precision="auto", eval_every=200, checkpoint_every=500)
+    config = PretrainConfig(size=size, max_len=max_len, batch_size=args.batch_size, lr=args.lr, dropout=args.dropout,
+                            minutes=args.minutes, nsp=True, seed=0, precision="auto", eval_every=200, checkpoint_every=500)
     if args.quick:
         size, max_len = "L2-H64-A2", 64
         corpus = corpus[:1]
@@ -205,11 +209,11 @@ def main(argv=None) -> int:
         else:
             bert = BertModel.from_pretrained(bert_dir)
         lr = 2e-5 if name == "nli_paper_lr" else args.nli_lr
-        return train_nli(bert, tokenizer, snli_train, snli_test, stsb, sick, lr, precision, out / name, max_len)
+        return train_nli(bert, tokenizer, snli_train, snli_test, stsb, sick, lr, precision, out / (args.key or name), max_len)
 
     if args.only:  # one NLI run on the BERT of an earlier run; read, add and write the results at the end
         result = nli(args.only)
-        results = json.loads((results_dir / "table1.json").read_text()) | {args.only: result}
+        results = json.loads((results_dir / "table1.json").read_text()) | {args.key or args.only: result}
         save()
         plots(results, bert_dir, results_dir)
         return 0

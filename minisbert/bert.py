@@ -48,6 +48,21 @@ def gelu(x: torch.Tensor) -> torch.Tensor:
     return F.gelu(x, approximate="none")
 
 
+def set_dropout(model: nn.Module, p: float) -> nn.Module:
+    """Set every dropout in ``model`` to probability ``p`` (0 turns it off); the config keeps its values.
+
+    Attention reads its module's ``p`` too (SDPA's ``dropout_p``). Off for a short pre-training run, where
+    each token is seen about once and there is nothing to over-fit (Geiping & Goldstein 2022, "Cramming");
+    off for a run whose every step must be a function of the weights and the batch alone.
+    """
+    if not (isinstance(p, (int, float)) and 0 <= p < 1):
+        raise ValueError(f"dropout must be a number in [0, 1), got {p!r}")
+    for module in model.modules():
+        if isinstance(module, nn.Dropout):
+            module.p = float(p)
+    return model
+
+
 class BertEmbeddings(nn.Module):
     """Token vectors before the first layer: word + position + segment embedding, then LayerNorm.
 

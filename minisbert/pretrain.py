@@ -45,7 +45,7 @@ from torch import nn
 
 from . import distributed
 from .batching import progress_bar
-from .bert import BertForMaskedLM, BertForPreTraining
+from .bert import BertForMaskedLM, BertForPreTraining, set_dropout
 from .checkpoint import CHECKPOINT_STATE, load_checkpoint, save_checkpoint
 from .checks import check_int_range, check_positive_int, is_number
 from .config import BertConfig
@@ -99,6 +99,7 @@ class PretrainConfig:
     nsp: bool = True  # next-sentence prediction (RoBERTa drops it)
     whole_word: bool = False  # whole-word masking
     mlm_probability: float = 0.15
+    dropout: float = 0.1  # during pre-training only (BERT: 0.1); the saved config.json keeps BERT's 0.1 for fine-tuning
     seed: int = 0
     precision: str = "auto"  # "auto": bf16 where the CPU has bf16 instructions, else fp32
     device: str = "cpu"
@@ -124,6 +125,8 @@ class PretrainConfig:
             value = getattr(self, name)
             if not is_number(value) or not 0 < value < 1:
                 raise ValueError(f"{name} must be a number in (0, 1), got {value!r}")
+        if not is_number(self.dropout) or not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be a number in [0, 1), got {self.dropout!r}")
         if not 0 <= self.warmup_ratio < 1:
             raise ValueError(f"warmup_ratio must lie in [0, 1), got {self.warmup_ratio!r}")
         choose_precision(self.precision, self.device)
@@ -259,8 +262,7 @@ def pretrain(paths: list, out: str | Path, config: PretrainConfig | None = None,
     # 2. The model, from the seed alone.
     seed_everything(config.seed)
     model_config = bert_config(config.size, len(tokenizer.vocab), config.max_len)
-    model = (BertForPreTraining if config.nsp else BertForMaskedLM)(model_config).to(config.device)
-    model.bert.use_sdpa = config.use_sdpa
+    model = _new_model(model_config, config)
     optimizer, names = make_optimizer(model, config)
 
     # 3. How many steps: given, saved in the checkpoint, or what fits the time budget.
@@ -280,13 +282,12 @@ def pretrain(paths: list, out: str | Path, config: PretrainConfig | None = None,
         total_steps = distributed.broadcast_int(total_steps, world)  # rank 0's timing decides for all
         log(f"budget: {config.minutes:g} min at {seconds:.3f} s/step -> {total_steps:,} steps")
         seed_everything(config.seed)  # the timing steps drew random numbers; start again from the seed
-        model = (BertForPreTraining if config.nsp else BertForMaskedLM)(model_config).to(config.device)
-        model.bert.use_sdpa = config.use_sdpa
+        model = _new_model(model_config, config)
         optimizer, names = make_optimizer(model, config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, linear_warmup_then_decay(math.ceil(config.warmup_ratio * total_steps), total_steps))
     run = {"examples": len(data.train), "batch_size": config.batch_size, "seed": config.seed, "size": config.size,
-           "max_len": config.max_len, "nsp": config.nsp, "total_steps": total_steps}
+           "max_len": config.max_len, "nsp": config.nsp, "dropout": config.dropout, "total_steps": total_steps}
     run |= {"world_size": world.size} if world.distributed else {}
     if resume:
         state = load_checkpoint(checkpoint_dir, model, optimizer, scheduler, names, run, state_type=PretrainState)
@@ -347,6 +348,13 @@ def pretrain(paths: list, out: str | Path, config: PretrainConfig | None = None,
         write_folder(out, lambda folder: _write_bert_folder(folder, model, tokenizer, state, settings))
         log(f"wrote {out}")
     return state
+
+
+def _new_model(model_config, config: PretrainConfig) -> nn.Module:
+    """BertForPreTraining (MLM + NSP) or BertForMaskedLM, from the current random state."""
+    model = (BertForPreTraining if config.nsp else BertForMaskedLM)(model_config).to(config.device)
+    model.bert.use_sdpa = config.use_sdpa
+    return set_dropout(model, config.dropout)
 
 
 def _write_bert_folder(folder: Path, model, tokenizer, state: PretrainState, settings: dict) -> None:

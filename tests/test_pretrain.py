@@ -84,6 +84,25 @@ def test_without_nsp_the_model_is_a_masked_lm(tmp_path, small_corpus, tokenizer)
     assert keys == ["BertForMaskedLM"]
 
 
+def test_dropout_off_while_pre_training_leaves_berts_dropout_in_the_saved_config(tmp_path, small_corpus, tokenizer):
+    from minisbert.bert import set_dropout
+
+    run(tmp_path, small_corpus, tokenizer, name="off", max_steps=4, eval_every=4, dropout=0.0)
+    run(tmp_path, small_corpus, tokenizer, name="on", max_steps=4, eval_every=4)
+    saved = json.loads((tmp_path / "off" / "config.json").read_text())
+    assert saved["hidden_dropout_prob"] == saved["attention_probs_dropout_prob"] == 0.1  # for fine-tuning
+    assert json.loads((tmp_path / "off" / "pretrain_log.json").read_text())["settings"]["dropout"] == 0.0
+    off = BertForPreTraining.from_pretrained(tmp_path / "off").state_dict()
+    on = BertForPreTraining.from_pretrained(tmp_path / "on").state_dict()
+    assert not torch.equal(off["bert.embeddings.word_embeddings.weight"], on["bert.embeddings.word_embeddings.weight"])
+    # With dropout off a model in training mode is a function of its input.
+    model = set_dropout(BertForPreTraining.from_pretrained(tmp_path / "off").train(), 0.0)
+    ids = torch.tensor([[2, 7592, 2088, 3]])
+    assert torch.equal(model(ids).prediction_logits, model(ids).prediction_logits)
+    with pytest.raises(ValueError, match="dropout must be a number in"):
+        set_dropout(model, 1.5)
+
+
 def test_the_tokenized_corpus_is_cached_and_rebuilt_when_the_text_changes(tmp_path, small_corpus, tokenizer):
     from minisbert.corpus import tokenize_corpus
 
@@ -113,6 +132,8 @@ def test_the_tokenized_corpus_is_cached_and_rebuilt_when_the_text_changes(tmp_pa
     (dict(minutes=-1, max_steps=None), "minutes must be a number > 0"),
     (dict(size="huge"), "unknown size 'huge'"),
     (dict(max_steps=None), "give exactly one of max_steps and minutes"),
+    (dict(dropout=1.0), r"dropout must be a number in \[0, 1\), got 1.0"),
+    (dict(dropout=-0.1), r"dropout must be a number in \[0, 1\)"),
 ])
 def test_bad_settings_are_named(tmp_path, small_corpus, tokenizer, overrides, message):
     with pytest.raises(ValueError, match=message):
@@ -165,6 +186,7 @@ def test_command_line_pretrain_then_fill_mask(tmp_path, small_corpus, model_dir)
     (["--minutes", "-3"], "minutes must be a number > 0"),
     (["--max-steps", "2", "--config", "giant"], "unknown size 'giant'"),
     (["--max-steps", "2", "--max-len", "600"], "max_len must be an int from 8 to 512"),
+    (["--max-steps", "2", "--dropout", "1"], "dropout must be a number in [0, 1), got 1.0"),
 ])
 def test_command_line_bad_settings_exit_2(tmp_path, small_corpus, argv, message):
     done = subprocess.run([sys.executable, "-m", "minisbert", "pretrain", "--corpus", str(small_corpus),

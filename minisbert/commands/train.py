@@ -89,6 +89,7 @@ def run(args) -> int:
 
     # Under torchrun every rank runs this command; minisbert/distributed.py splits the batches.
     from .. import distributed
+    from ..bert import set_dropout
     from ..hardware import check_device
 
     world = distributed.world()
@@ -119,9 +120,7 @@ def run(args) -> int:
                          checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
                          max_steps=args.max_steps, precision=args.precision)
     if args.no_dropout:
-        for module in objective.modules():
-            if isinstance(module, torch.nn.Dropout):
-                module.p = 0.0  # attention's dropout (SDPA's dropout_p) reads it too
+        set_dropout(objective, 0.0)
     config.check()
     objective.check_examples(train_examples, "train examples")
     if args.head_warmup_epochs and not args.resume:
