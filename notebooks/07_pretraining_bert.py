@@ -175,7 +175,7 @@ assert state.evals[-1]["mlm_loss"] < state.evals[0]["mlm_loss"]
 # ## 4. fill-mask, before and after
 #
 # What does the model put at `[MASK]`? Before pre-training: anything, with probabilities near 1/30,522.
-# After a minute: the frequent words that fit the slot. The 50-minute `mini` model of `experiments/table1.py`
+# After a minute: the frequent words that fit the slot. The 51-minute `mini` model of `experiments/table1.py`
 # does better (see the README); BERT-base, after 3.3 billion words, predicts "store".
 
 # %%
@@ -227,7 +227,7 @@ for name, value in scores.items():
 # %% [markdown]
 # A raw BERT's mean-pooled vectors sit close to one another whatever the sentences say (the left matrix is
 # nearly uniform). A few thousand NLI pairs on a one-minute BERT move little. The full pipeline, from a
-# 38-minute `mini` BERT and SNLI's 100,000 pairs, shows the paper's shape, CLS < mean < SBERT-NLI, at lower
+# 51-minute `mini` BERT and SNLI's 100,000 pairs, shows the paper's shape, CLS < mean < SBERT-NLI, at lower
 # numbers than BERT-base after 3.3 billion words:
 
 # %%

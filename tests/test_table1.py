@@ -26,3 +26,12 @@ def test_the_table1_pipeline_runs_and_reports_every_row(tmp_path, data_dir, mode
         assert 0 <= results[run]["snli_test_accuracy"] <= 100
     assert {p.name for p in (tmp_path / "results").iterdir()} >= {"pretrain_loss.png", "mlm_accuracy.png",
                                                                    "stsb_before_after.png"}
+    # One more SBERT run on the same BERT at another rate, stored under its own name beside the others.
+    done = subprocess.run([sys.executable, "experiments/table1.py", "--quick", "--out", str(tmp_path), "--only", "nli",
+                           "--nli-lr", "1e-3", "--key", "nli_lr_1e-3"], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    again = json.loads((tmp_path / "results" / "table1.json").read_text())
+    assert again["nli_lr_1e-3"]["lr"] == 1e-3 and again["nli_lr_1e-3"]["steps"] == 25
+    assert {k: again[k] for k in results} == results  # the earlier rows are kept as they were
+    assert (tmp_path / "nli_lr_1e-3").is_dir()
