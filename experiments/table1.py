@@ -156,7 +156,7 @@ def main(argv=None) -> int:
     p.add_argument("--batch-size", type=int, default=32, help="pre-training batch (default 32)")
     p.add_argument("--lr", type=float, default=5e-4, help="pre-training peak learning rate")
     p.add_argument("--dropout", type=float, default=0.0,
-                   help="dropout while pre-training (default 0: about one pass over the corpus, see README)")
+                   help="dropout while pre-training (default 0: two passes over the corpus, see README)")
     p.add_argument("--nli-lr", type=float, default=3e-4, help="SBERT learning rate (default 3e-4, see README)")
     p.add_argument("--paper-lr", action=argparse.BooleanOptionalAction, default=True,
                    help="also train at the paper's 2e-5 (step e)")
@@ -166,8 +166,9 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="a tiny model, a few steps and small slices: tests the code")
     p.add_argument("--only", choices=["nli", "nli_random_init", "nli_paper_lr"], default=None,
                    help="run one of (c), (d), (e) alone on the BERT in OUT/bert, adding it to an earlier run's results")
-    p.add_argument("--key", default=None, help="with --only: store the result under this name (default: the run's name), "
-                                               "e.g. nli_lr_1e-3 for a run at another --nli-lr")
+    p.add_argument("--key", default=None,
+                   help="with --only: store the result and the model under this name (default: the run's name), "
+                        "e.g. nli_lr_1e-3 for a run at another --nli-lr")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default 2, the machine's cores)")
     args = p.parse_args(argv)
 
@@ -187,7 +188,8 @@ def main(argv=None) -> int:
     corpus = sorted(glob.glob(str(data_dir / "corpus" / "*.txt")))
     size, max_len = args.size, 128
     config = PretrainConfig(size=size, max_len=max_len, batch_size=args.batch_size, lr=args.lr, dropout=args.dropout,
-                            minutes=args.minutes, nsp=True, seed=0, precision="auto", eval_every=200, checkpoint_every=500)
+                            minutes=args.minutes, nsp=True, seed=0, precision="auto", eval_every=200,
+                            checkpoint_every=500)
     if args.quick:
         size, max_len = "L2-H64-A2", 64
         corpus = corpus[:1]

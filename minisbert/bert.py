@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .checks import check_probability
 from .config import BertConfig
 
 
@@ -52,11 +53,10 @@ def set_dropout(model: nn.Module, p: float) -> nn.Module:
     """Set every dropout in ``model`` to probability ``p`` (0 turns it off); the config keeps its values.
 
     Attention reads its module's ``p`` too (SDPA's ``dropout_p``). Off for a short pre-training run, where
-    each token is seen about once and there is nothing to over-fit (Geiping & Goldstein 2022, "Cramming");
-    off for a run whose every step must be a function of the weights and the batch alone.
+    each token is seen only a few times and there is nothing to over-fit (Geiping & Goldstein 2022,
+    "Cramming"); off for a run whose every step must be a function of the weights and the batch alone.
     """
-    if not (isinstance(p, (int, float)) and 0 <= p < 1):
-        raise ValueError(f"dropout must be a number in [0, 1), got {p!r}")
+    check_probability(p, "dropout")
     for module in model.modules():
         if isinstance(module, nn.Dropout):
             module.p = float(p)

@@ -36,6 +36,12 @@ def check_int_range(value, name: str, low: int, high: int, why: str = "") -> Non
         raise ValueError(f"{name} must be an int from {low} to {high}{why}, got {value!r}")
 
 
+def check_probability(value, name: str) -> None:
+    """ValueError unless ``value`` is a number in [0, 1): a dropout probability (1 would drop everything)."""
+    if not is_number(value) or not 0 <= value < 1:
+        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
+
+
 def check_optional_bool(value, name: str) -> None:
     """TypeError unless ``value`` is True, False or None (None: "follow the model")."""
     if value is not None and not isinstance(value, bool):

@@ -47,7 +47,7 @@ from . import distributed
 from .batching import progress_bar
 from .bert import BertForMaskedLM, BertForPreTraining, set_dropout
 from .checkpoint import CHECKPOINT_STATE, load_checkpoint, save_checkpoint
-from .checks import check_int_range, check_positive_int, is_number
+from .checks import check_int_range, check_positive_int, check_probability, is_number
 from .config import BertConfig
 from .corpus import CorpusError, Examples, make_examples, tokenize_corpus
 from .files import write_folder, write_json
@@ -99,7 +99,7 @@ class PretrainConfig:
     nsp: bool = True  # next-sentence prediction (RoBERTa drops it)
     whole_word: bool = False  # whole-word masking
     mlm_probability: float = 0.15
-    dropout: float = 0.1  # during pre-training only (BERT: 0.1); the saved config.json keeps BERT's 0.1 for fine-tuning
+    dropout: float = 0.1  # while pre-training only (BERT's 0.1); the saved config.json keeps 0.1 for fine-tuning
     seed: int = 0
     precision: str = "auto"  # "auto": bf16 where the CPU has bf16 instructions, else fp32
     device: str = "cpu"
@@ -125,8 +125,7 @@ class PretrainConfig:
             value = getattr(self, name)
             if not is_number(value) or not 0 < value < 1:
                 raise ValueError(f"{name} must be a number in (0, 1), got {value!r}")
-        if not is_number(self.dropout) or not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be a number in [0, 1), got {self.dropout!r}")
+        check_probability(self.dropout, "dropout")
         if not 0 <= self.warmup_ratio < 1:
             raise ValueError(f"warmup_ratio must lie in [0, 1), got {self.warmup_ratio!r}")
         choose_precision(self.precision, self.device)

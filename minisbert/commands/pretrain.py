@@ -26,7 +26,8 @@ def register(subparsers) -> None:
     p.add_argument("--lr", type=float, default=5e-4, help="peak learning rate (default 5e-4)")
     p.add_argument("--warmup-ratio", type=float, default=0.06)
     p.add_argument("--dropout", type=float, default=0.1,
-                   help="dropout while pre-training (default BERT's 0.1; 0 suits a run that sees each token about once)")
+                   help="dropout while pre-training (default BERT's 0.1; 0 suits a run that sees each token "
+                        "only a few times)")
     p.add_argument("--no-nsp", dest="nsp", action="store_false", help="masked LM only (RoBERTa), no next-sentence task")
     p.add_argument("--whole-word", action="store_true", help="mask whole words, not single WordPieces")
     p.add_argument("--add-train-sentences", action="store_true",
@@ -56,10 +57,10 @@ def run(args) -> int:
     from ..weights import resolve_model_dir
 
     config = PretrainConfig(size=args.config, max_len=args.max_len, batch_size=args.batch_size, lr=args.lr,
-                            warmup_ratio=args.warmup_ratio, dropout=args.dropout, max_steps=args.max_steps, minutes=args.minutes,
-                            nsp=args.nsp, whole_word=args.whole_word, seed=args.seed, precision=args.precision,
-                            device=args.device, eval_every=args.eval_every, checkpoint_every=args.checkpoint_every,
-                            progress=not args.no_progress)
+                            warmup_ratio=args.warmup_ratio, dropout=args.dropout, max_steps=args.max_steps,
+                            minutes=args.minutes, nsp=args.nsp, whole_word=args.whole_word, seed=args.seed,
+                            precision=args.precision, device=args.device, eval_every=args.eval_every,
+                            checkpoint_every=args.checkpoint_every, progress=not args.no_progress)
     config.check()  # before anything is read
     check_device(args.device)
     cache = Path(args.cache) if args.cache else Path.home() / ".cache" / "minisbert" / "corpus"
