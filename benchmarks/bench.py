@@ -39,8 +39,10 @@ Training: ``--train-steps`` steps of the regression objective (cosine similarity
 batch 16 STS Benchmark train pairs, AdamW (lr 2e-5, decay 0.01 except biases and LayerNorm, fused where
 torch has it), gradient clipping at 1.0, dropout on: minisbert's ``RegressionObjective`` (fp32, and bf16
 under autocast as ``train --precision bf16`` runs it) against sentence-transformers' model with its
-``CosineSimilarityLoss`` in fp32, the same loop written out for both (tokenize, forward, loss, backward,
-clip, step), best of ``--repeats`` timed runs after 2 warm-up steps. Then, so that speed is not bought
+``CosineSimilarityLoss`` in fp32. minisbert runs ``minisbert.train.training_step`` on a model set up by
+``set_up_for_training``, as ``train`` does (packed tokens, one forward for both columns, a sparse
+word-embedding gradient); sentence-transformers runs the same loop written out (tokenize, forward, loss,
+backward, clip, step). Best of ``--repeats`` timed runs after 2 warm-up steps. Then, so that speed is not bought
 with accuracy, each starts again from the pretrained weights, trains ``--train-eval-steps`` steps (a
 short fixed recipe: the first batches of STSb train in file order, constant lr 2e-5, seed 0) and is
 scored on STSb test (Spearman ×100).
@@ -227,7 +229,8 @@ def measure_memory(system, folder, batch_size, data_dir, limit, device="cpu", th
 
 
 def training_step(loss_of, parameters, optimizer):
-    """step(examples) -> loss: forward, backward, clip the gradient norm at 1.0, AdamW step."""
+    """step(examples) -> loss: forward, backward, clip the gradient norm at 1.0, AdamW step (for
+    sentence-transformers; minisbert's trainers call ``minisbert.train.training_step``)."""
     from torch import nn
 
     parameters = list(parameters)
@@ -254,20 +257,24 @@ def make_trainer(system: str, folder, device: str = "cpu"):
 
     if system in ("minisbert", "minisbert-bf16"):  # training never uses the fast inference path
         from minisbert.objectives import RegressionObjective
+        from minisbert.train import set_up_for_training
+        from minisbert.train import training_step as minisbert_step
 
         objective = RegressionObjective(SentenceBert.from_pretrained(folder).to(device))
-        objective.model.bert.use_sdpa = TrainConfig().use_sdpa  # as minisbert.train.train sets it
-        objective.train()
-        bf16 = system == "minisbert-bf16"
+        config = TrainConfig(precision="bf16" if system == "minisbert-bf16" else "fp32")
+        set_up_for_training(objective, config)  # as minisbert.train.train sets the model up
+        optimizer = make_optimizer(objective, config)[0]
+        constant = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)  # lr 2e-5, as for ST
 
-        def loss_of(examples):  # autocast per step, as minisbert.train.training_step opens it
-            with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=bf16):
-                return objective(examples)
+        def step(examples):  # minisbert.train's own step: forward (autocast in bf16), backward, clip, AdamW
+            return minisbert_step(objective, examples, optimizer, constant, config.max_grad_norm,
+                                  precision=config.precision)
 
         def encode(sentences):
-            return objective.model.encode(sentences, normalize=True, progress=False)
+            vectors = objective.model.encode(sentences, normalize=True, progress=False)
+            objective.train()  # encode switches to eval
+            return vectors
 
-        step = training_step(loss_of, objective.parameters(), make_optimizer(objective, TrainConfig())[0])
         return step, encode
     if system == "sentence-transformers":
         from sentence_transformers import SentenceTransformer

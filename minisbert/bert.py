@@ -117,7 +117,13 @@ class BertSelfAttention(nn.Module):
         q = self.split_heads(self.query(x))  # (B, nh, T, hs)
         k = self.split_heads(self.key(x))    # (B, nh, T, hs)
         v = self.split_heads(self.value(x))  # (B, nh, T, hs)
+        context, probs = self.attend(q, k, v, key_mask, output_attentions)  # (B, nh, T, hs)
+        context = context.transpose(1, 2).reshape(B, T, H)  # (B, T, nh·hs): heads side by side again
+        return context, probs
 
+    def attend(self, q, k, v, key_mask: torch.Tensor, output_attentions: bool = False):
+        """softmax(q kᵀ / √d + mask) v for q, k, v of shape (B, nh, T, hs); also called by
+        ``minisbert.packed``. Returns the context (B, nh, T, hs) and, with output_attentions, the weights."""
         if self.use_sdpa and not output_attentions:
             # One fused kernel, the same maths as below (it never materialises the weights, so a call
             # that asks for them takes the plain path).
@@ -131,8 +137,6 @@ class BertSelfAttention(nn.Module):
             scores = scores.masked_fill(~key_mask, torch.finfo(scores.dtype).min)
             probs = scores.softmax(dim=-1)  # (B, nh, T, T), each row sums to 1 over the keys
             context = self.dropout(probs) @ v  # (B, nh, T, hs)
-
-        context = context.transpose(1, 2).reshape(B, T, H)  # (B, T, nh·hs): heads side by side again
         return context, probs
 
 

@@ -29,25 +29,27 @@ The tricks (each measured on that set against sentence-transformers in the same 
 5. **Pooling on the packed rows**: mean, max or CLS per length group, again a view.
 
 Prepared weights (fused, packed) are cached and rebuilt whenever a weight changes (see
-``PreparedWeights``). Tried and not kept: oneDNN's fused GELU (slower than a separate GELU), plain-math
-attention instead of SDPA (same speed), batches regrouped by token count (+0-4%, within noise, and it
-would change what ``batch_size`` means).
+``PreparedWeights``). Tried and not kept: oneDNN's fused GELU in fp32 (slower than a separate GELU
+on the Zen 1; bf16 uses it), plain-math attention instead of SDPA (same speed), batches regrouped by
+token count (+0-4%, within noise, and it would change what ``batch_size`` means).
 
 Numerically nothing changes but the order of float additions inside the matrix products (another
 library and another matrix shape block the sums differently): ~1e-7 on a normalised sentence vector.
 
 **bf16** (``precision="bf16"``, bfloat16: fp32's 8-bit exponent, a 7-bit mantissa). The weights of the
-matrix products are prepared once in bf16 (and packed for oneDNN), and the products and attention take
-bf16 activations: half the bytes, and on CPUs with bf16 instructions (AVX512-BF16, AMX-BF16; see
-``minisbert/hardware.py``) several times the multiply rate (2048³: 406 GFLOP/s in bf16 against 142 in
-fp32 on a 2-core Zen 4). Everything that sums many numbers and sets the scale stays in fp32: the
-embeddings, the residual stream and every LayerNorm (a product's bf16 output is added to the fp32
-residual before normalising), and the pooling; the sentence vectors come out in fp32. The products
-themselves accumulate in fp32 inside oneDNN, and softmax inside SDPA too. What is lost is the rounding
-of each product's inputs to 8 significant bits: 2.1e-3 max |Δ| on the unit sentence vectors of
-all-MiniLM-L6-v2 (STSb test), and STSb test Spearman within 0.1 (``tests/test_bf16.py``).
-Without bf16 instructions torch emulates bf16 with
-conversions: 5.5× slower than fp32 on an AVX2-only Zen 1, which is why fp32 stays the default.
+matrix products are prepared once in bf16 (and packed for oneDNN), and the products take bf16
+activations: half the bytes, and on CPUs with bf16 instructions (AVX512-BF16, AMX-BF16; see
+``minisbert/hardware.py``) several times the multiply rate (2048³: 2,369 GFLOP/s in bf16 against 336 in
+fp32 on a 2-core Sapphire Rapids with AMX; 406 against 142 on a 2-core Zen 4 without). Everything that
+sums many numbers and sets the scale stays in fp32: the embeddings, the residual stream and every
+LayerNorm (a product's bf16 output is added to the fp32 residual before normalising), attention, and the
+pooling; the sentence vectors come out in fp32. The products themselves accumulate in fp32 inside
+oneDNN, which also applies the GELU to those fp32 sums before rounding. Attention runs in fp32 because
+it is <1% of the FLOPs and torch's fp32 SDPA kernel was faster than its bf16 one at these lengths. What
+is lost is the rounding of each product's inputs to 8 significant bits: ~2e-3 max |Δ| on the unit
+sentence vectors of all-MiniLM-L6-v2 (STSb test), and STSb test Spearman within 0.1
+(``tests/test_bf16.py``). Without bf16 instructions torch emulates bf16 with conversions: 5.5× slower
+than fp32 on an AVX2-only Zen 1, which is why fp32 stays the default.
 """
 
 from __future__ import annotations
@@ -95,10 +97,15 @@ class Linear:
         self.onednn = use_onednn and onednn_available(weight)
         self.weight = torch.ops.mkldnn._reorder_linear_weight(weight, None) if self.onednn else weight
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        if self.onednn:
-            return torch.ops.mkldnn._linear_pointwise(x, self.weight, self.bias, "none", [], "")
-        return F.linear(x, self.weight, self.bias)
+    def __call__(self, x: torch.Tensor, gelu: bool = False) -> torch.Tensor:
+        """``x Wᵀ + b``, then the exact (erf) GELU when ``gelu``. In bf16 oneDNN applies the GELU inside
+        the product, to the fp32 sums before they are rounded to bf16 (~3% faster encode on a Sapphire
+        Rapids, and closer to fp32); in fp32 the separate ``F.gelu`` is kept, as it was faster there."""
+        if self.onednn and gelu and self.weight.dtype == torch.bfloat16:
+            return torch.ops.mkldnn._linear_pointwise(x, self.weight, self.bias, "gelu", [], "none")
+        y = torch.ops.mkldnn._linear_pointwise(x, self.weight, self.bias, "none", [], "") if self.onednn \
+            else F.linear(x, self.weight, self.bias)
+        return F.gelu(y) if gelu else y
 
 
 class PreparedLayer:
@@ -108,6 +115,14 @@ class PreparedLayer:
     once from the loaded weights, so that Q, K and V come out of one (N, H) × (H, 3H) product.
     ``dtype`` is what the products compute in (None: the weights' own): the weights are cast to it once, here.
     """
+
+    @staticmethod
+    def sources(layer) -> tuple[torch.Tensor, ...]:
+        """The loaded tensors the prepared products are made from: each Linear's weight and bias."""
+        s = layer.attention.self
+        return tuple(t for linear in (s.query, s.key, s.value, layer.attention.output.dense,
+                                      layer.intermediate.dense, layer.output.dense)
+                     for t in (linear.weight, linear.bias))
 
     def __init__(self, layer, use_onednn: bool, dtype=None):
         s, a = layer.attention.self, layer.attention.output
@@ -138,10 +153,13 @@ class PreparedWeights:
 
     @staticmethod
     def _fingerprint(layer) -> tuple:
-        # Inference tensors (weights created under torch.inference_mode) keep no version counter; they
-        # can only be written inside inference mode, and such in-place writes are not detected.
+        # Only the tensors PreparedLayer copies (the LayerNorms are read from the modules at each call),
+        # by attribute: a module replaced since is seen too, and it costs a tenth of walking
+        # layer.parameters() (which took 5% of a bf16 encode). Inference tensors (weights created under
+        # torch.inference_mode) keep no version counter; they can only be written inside inference
+        # mode, and such in-place writes are not detected.
         return tuple((p.data_ptr(), p.device, p.dtype, None if p.is_inference() else p._version)
-                     for p in layer.parameters())
+                     for p in PreparedLayer.sources(layer))
 
     def layer(self, i: int) -> PreparedLayer:
         layer = self.bert.encoder.layer[i]
@@ -213,14 +231,16 @@ def attention(qkv: torch.Tensor, groups, num_heads: int) -> torch.Tensor:
 def layer_forward(layer, w: PreparedLayer, x: torch.Tensor, groups) -> torch.Tensor:
     """One encoder layer on packed tokens, the same maths as ``BertLayer``. x (N, H) → (N, H).
 
-    The matrix products and attention run in ``w.dtype``; the residual stream ``x`` and the LayerNorms
-    stay in x's dtype (fp32). In fp32 every ``.to`` below is a no-op.
+    The matrix products run in ``w.dtype``; attention, the residual stream ``x`` and the LayerNorms stay
+    in x's dtype (fp32). In fp32 every ``.to`` below is a no-op.
     """
     attn = layer.attention
     qkv = w.qkv(x.to(w.dtype))  # (N, 3H): Q, K and V in one matrix product
-    context = attention(qkv, groups, attn.self.num_heads)  # (N, H)
-    a = attn.output.LayerNorm(x + w.attn_out(context).to(x.dtype))  # (N, H), residual + LayerNorm in fp32
-    h = F.gelu(w.ffn_in(a.to(w.dtype)))  # (N, I), the exact erf GELU as in bert.gelu
+    # Attention in fp32 even in bf16: it is <1% of the FLOPs, and at these lengths (L ≈ 10-50) torch's
+    # fp32 SDPA kernel is faster than its bf16 one (+9% encode on a Sapphire Rapids), and exact.
+    context = attention(qkv.to(x.dtype), groups, attn.self.num_heads)  # (N, H)
+    a = attn.output.LayerNorm(x + w.attn_out(context.to(w.dtype)).to(x.dtype))  # (N, H), residual + LayerNorm in fp32
+    h = w.ffn_in(a.to(w.dtype), gelu=True)  # (N, I), the exact erf GELU as in bert.gelu
     return layer.output.LayerNorm(a + w.ffn_out(h).to(x.dtype))  # (N, H)
 
 

@@ -53,7 +53,7 @@ from .corpus import CorpusError, Examples, make_examples, tokenize_corpus
 from .files import write_folder, write_json
 from .hardware import choose_precision, describe_cpu
 from .masking import mask_tokens, word_starts
-from .train import linear_warmup_then_decay, make_optimizer, seed_everything
+from .train import clip_grad_norm, linear_warmup_then_decay, make_optimizer, seed_everything
 
 #: Turc et al. 2019's compact BERTs: (layers, hidden size, heads); the feed-forward width is 4H.
 SIZES = {
@@ -376,7 +376,7 @@ def train_step(model: nn.Module, optimizer, batch: dict, config: PretrainConfig)
         loss = model(**batch, decode="labelled").loss
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+    clip_grad_norm(model.parameters(), config.max_grad_norm)
     optimizer.step()
     return loss.item()
 

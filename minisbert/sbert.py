@@ -84,6 +84,10 @@ class SentenceBert(nn.Module):
         # False: encode() calls the plain BertModel forward (with SDPA attention) instead.
         self.fast_inference = True
         self._fast = None  # the FastEncoder, made on first use
+        # While True, the forward (embed, _pooled) runs BERT on packed tokens (minisbert/packed.py): the
+        # same maths with no work spent on [PAD], for training. minisbert.train sets it from
+        # TrainConfig.packed for the length of a run.
+        self.packed_training = False
         # encode() runs BERT once per distinct token sequence and copies the vector to every repeat: a
         # sentence's vector does not depend on its batch neighbours, so a repeat would give the same
         # vector again (real data repeats itself: 7.5% of STS Benchmark test's sentences, about half of
@@ -118,8 +122,13 @@ class SentenceBert(nn.Module):
     def _pooled(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """BERT, then pooling over the real tokens: (B, T) ids → (B, H), before any normalisation."""
         mask = batch["attention_mask"]
-        out = self.bert(batch["input_ids"], mask, batch.get("token_type_ids"))
-        return self.pooling(out.last_hidden_state, mask)  # (B, H)
+        if self.packed_training:
+            from .packed import packed_last_hidden_state
+
+            h = packed_last_hidden_state(self.bert, batch["input_ids"], mask, batch.get("token_type_ids"))
+        else:
+            h = self.bert(batch["input_ids"], mask, batch.get("token_type_ids")).last_hidden_state
+        return self.pooling(h, mask)  # (B, H)
 
     def embed(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Sentence vectors (B, H) of one tokenized batch, with gradients when training."""
