@@ -39,7 +39,7 @@ library and another matrix shape block the sums differently): ~1e-7 on a normali
 **bf16** (``precision="bf16"``, bfloat16: fp32's 8-bit exponent, a 7-bit mantissa). The weights of the
 matrix products are prepared once in bf16 (and packed for oneDNN), and the products take bf16
 activations: half the bytes, and on CPUs with bf16 instructions (AVX512-BF16, AMX-BF16; see
-``minisbert/hardware.py``) several times the multiply rate (2048³: 2,369 GFLOP/s in bf16 against 336 in
+``minisbert/hardware.py``) several times the multiply rate (2048³: 2,116 GFLOP/s in bf16 against 337 in
 fp32 on a 2-core Sapphire Rapids with AMX; 406 against 142 on a 2-core Zen 4 without). Everything that
 sums many numbers and sets the scale stays in fp32: the embeddings, the residual stream and every
 LayerNorm (a product's bf16 output is added to the fp32 residual before normalising), attention, and the
