@@ -262,8 +262,8 @@ def make_trainer(system: str, folder, device: str = "cpu"):
 
         objective = RegressionObjective(SentenceBert.from_pretrained(folder).to(device))
         config = TrainConfig(precision="bf16" if system == "minisbert-bf16" else "fp32")
-        set_up_for_training(objective, config)  # as minisbert.train.train sets the model up
         optimizer = make_optimizer(objective, config)[0]
+        set_up_for_training(objective, config, optimizer)  # as minisbert.train.train sets the model up
         constant = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)  # lr 2e-5, as for ST
 
         def step(examples):  # minisbert.train's own step: forward (autocast in bf16), backward, clip, AdamW

@@ -166,7 +166,7 @@ def train(objective: nn.Module, examples: list, config: TrainConfig | None = Non
             save_checkpoint(checkpoint_dir, objective, optimizer, scheduler, names, state, run)
         distributed.barrier(world)  # no rank runs ahead of a checkpoint it might resume from
 
-    restore = set_up_for_training(objective, config, distributed=world.distributed)
+    restore = set_up_for_training(objective, config, optimizer, distributed=world.distributed)
     try:
         for epoch in range(state.step // steps_per_epoch, math.ceil(total_steps / steps_per_epoch)):
             # 2. This epoch's order: a permutation drawn from (seed, epoch) alone. A resumed run starts
@@ -228,19 +228,21 @@ def train(objective: nn.Module, examples: list, config: TrainConfig | None = Non
         restore()
 
 
-def set_up_for_training(objective: nn.Module, config: TrainConfig, distributed: bool = False) -> Callable[[], None]:
+def set_up_for_training(objective: nn.Module, config: TrainConfig, optimizer: torch.optim.Optimizer,
+                        distributed: bool = False) -> Callable[[], None]:
     """Put ``objective`` in the state ``train`` trains it in; returns the function that undoes it.
 
     * dropout on (``objective.train()``), as in pre-training and in the paper's fine-tuning;
     * attention through SDPA (``config.use_sdpa``) and, for a SentenceBert, the forward on packed tokens
       (``config.packed``, ``minisbert/packed.py``): both the same maths as the plain forward, faster;
     * in one process, the word embeddings' gradient is sparse (``nn.Embedding(sparse=True)``): the
-      backward gives the rows of the tokens in the batch only, and a hook adds them into a dense buffer
-      kept from step to step, which becomes ``.grad``. The dense backward instead allocates and
-      zero-fills a new (vocab, H) tensor on every forward: 47 MB for all-MiniLM-L6-v2, ~10 ms of page
-      faults and filling on the 2-core machines. Clipping and AdamW still see a dense gradient, so every
-      row is updated as before. Under torchrun the gradient stays dense: DistributedDataParallel
-      averages gradients in its own dense buckets.
+      backward gives the rows of the tokens in the batch only, ``clip_grad_norm`` takes its norm from
+      those rows, and just before ``optimizer.step()`` a hook adds them into a dense buffer kept from
+      step to step, which becomes ``.grad``. The dense backward instead allocates and zero-fills a new
+      (vocab, H) tensor on every forward: 47 MB for all-MiniLM-L6-v2, ~10 ms of page faults and filling
+      on the 2-core machines, and its norm is one more 47 MB pass. AdamW still sees a dense gradient,
+      so every row is updated as before. Under torchrun the gradient stays dense:
+      DistributedDataParallel averages gradients in its own dense buckets.
     """
     model = objective.model
     packs = hasattr(model, "packed_training")  # a SentenceBert; the cross-encoder runs the plain forward
@@ -251,20 +253,20 @@ def set_up_for_training(objective: nn.Module, config: TrainConfig, distributed: 
     embeddings = model.bert.embeddings.word_embeddings
     hook = None
     if not distributed:
-        buffer = torch.zeros_like(embeddings.weight)
+        weight, buffer = embeddings.weight, torch.zeros_like(embeddings.weight)
         filled = torch.zeros(0, dtype=torch.long, device=buffer.device)  # the rows the buffer holds
 
-        def densify(weight: torch.Tensor) -> None:
+        def densify(optimizer, args, kwargs) -> None:
             nonlocal filled
-            if weight.grad.is_sparse:  # a first backward since zero_grad (a later one adds into the dense .grad)
-                rows = weight.grad.coalesce()
-                # Only the last step's rows are non-zero (clipping scales them, AdamW only reads them):
-                # zeroing those is zeroing the buffer, at a fraction of a 47 MB pass.
-                buffer.index_fill_(0, filled, 0.0).index_add_(0, rows.indices()[0], rows.values())
-                filled, weight.grad = rows.indices()[0], buffer
+            if weight.grad is not None and weight.grad.is_sparse:
+                rows = weight.grad._indices()[0]  # (nnz,), a row once per token: index_add_ sums repeats
+                # Only the last step's rows are non-zero (AdamW only reads the gradient): zeroing those
+                # is zeroing the buffer, at a fraction of a 47 MB pass.
+                buffer.index_fill_(0, filled, 0.0).index_add_(0, rows, weight.grad._values())
+                filled, weight.grad = rows, buffer
 
         embeddings.sparse = True
-        hook = embeddings.weight.register_post_accumulate_grad_hook(densify)
+        hook = optimizer.register_step_pre_hook(densify)
     objective.train()
 
     def restore() -> None:
@@ -326,9 +328,11 @@ def clip_grad_norm(parameters, max_norm: float) -> torch.Tensor:
     """Scale the gradients down to a total L2 norm of ``max_norm`` if it is larger; returns the norm
     before clipping. ``nn.utils.clip_grad_norm_`` exactly, without its multiply by 1.0 when nothing is
     clipped: fine-tuning's gradient norms stay well under 1.0 (0.2-0.6 in STSb's first steps), and
-    that multiply is one more pass over every gradient (22.7M numbers, 4 ms a step on 2 cores)."""
+    that multiply is one more pass over every gradient (22.7M numbers, 4 ms a step on 2 cores). A
+    sparse gradient (the word embeddings', see ``set_up_for_training``) counts by its rows."""
     parameters = [p for p in parameters if p.grad is not None]
-    norm = nn.utils.get_total_norm([p.grad for p in parameters])
+    grads = [p.grad.coalesce().values() if p.grad.is_sparse else p.grad for p in parameters]  # repeats summed
+    norm = nn.utils.get_total_norm(grads)
     if not max_norm / (norm + 1e-6) >= 1.0:  # as clip_grad_norm_ decides it (a NaN norm clips too)
         nn.utils.clip_grads_with_norm_(parameters, max_norm, norm)
     return norm

@@ -3,9 +3,9 @@
 Compared with dropout off, on a tiny random BERT (every mask layout, both attention paths, the rounding
 of the packed rows) and on all-MiniLM-L6-v2 with a real STS Benchmark training batch: the output at
 the real tokens within 1e-6, every parameter's gradient within 1e-5 of its size. Then what
-``set_up_for_training`` adds around it: the word embeddings' sparse gradient, densified into a kept
-buffer, equals the dense gradient step after step; ``clip_grad_norm`` equals torch's
-``clip_grad_norm_``; and a whole ``train`` run with ``packed=False`` and one with ``packed=True`` end
+``set_up_for_training`` adds around it: the word embeddings' sparse gradient, clipped by its rows and
+densified into a kept buffer before each AdamW step, trains as the dense gradient does;
+``clip_grad_norm`` equals torch's ``clip_grad_norm_``; and a whole ``train`` run with ``packed=False`` and one with ``packed=True`` end
 at the same parameters.
 """
 
@@ -137,36 +137,44 @@ def test_real_model_loss_and_gradients_packed_and_joint_equal_the_plain_ones(rea
 
 
 @pytest.mark.fast
-def test_sparse_word_embedding_gradient_equals_the_dense_one_step_after_step(tokenizer):
-    """Three backward passes as training_step runs them (zero_grad to None, backward), then a fourth
-    without zero_grad: the densified buffer must forget each earlier step's rows and add a second
-    backward to the first, as the dense gradient does."""
+@pytest.mark.parametrize("max_norm", [1e-3, 1e6], ids=["clipping", "not-clipping"])
+def test_sparse_word_embedding_gradient_trains_as_the_dense_one(tokenizer, max_norm):
+    """Four training steps (forward, backward, clip, AdamW) with the dense gradient (as under torchrun)
+    and with the sparse one densified before each step: the same gradient norms, the same dense
+    gradient handed to AdamW, the same weights after each step. The batches share some words and not
+    others, so the kept buffer must forget each earlier step's rows."""
     texts = [["A man plays a guitar.", "Two dogs run."], ["The sun is out.", "A man plays."],
              ["Nothing here repeats at all", "zebra"], ["A dog.", "Guitar music, loud and long."]]
     runs = []
-    for distributed in (True, False):  # True: the dense gradient (as under torchrun)
+    for distributed in (True, False):
         torch.manual_seed(0)
         model = SentenceBert(BertModel(BertConfig(vocab_size=len(tokenizer.vocab), hidden_size=32,
                                                   num_hidden_layers=1, num_attention_heads=2,
                                                   intermediate_size=64, max_position_embeddings=64)), tokenizer,
                              max_seq_length=64)
         objective = RegressionObjective(set_dropout(model, 0.0))
-        restore = set_up_for_training(objective, TrainConfig(), distributed=distributed)
-        assert model.bert.embeddings.word_embeddings.sparse is (not distributed)
+        config = TrainConfig(lr=1e-2, max_grad_norm=max_norm)
+        optimizer = make_optimizer(objective, config)[0]
+        restore = set_up_for_training(objective, config, optimizer, distributed=distributed)
         weight, seen = model.bert.embeddings.word_embeddings.weight, []
-        for i, (a, b) in enumerate(texts):
-            if i < 3:
-                objective.zero_grad(set_to_none=True)
+        assert model.bert.embeddings.word_embeddings.sparse is (not distributed)
+        for a, b in texts:
+            objective.zero_grad(set_to_none=True)
             loss = (objective.model.embed(model.tokenize([a, b])) ** 2).sum()
             loss.backward()
-            assert weight.grad.layout == torch.strided
-            seen.append(weight.grad.clone())
+            assert weight.grad.is_sparse is (not distributed)
+            norm = clip_grad_norm(objective.parameters(), max_norm)
+            optimizer.step()
+            assert weight.grad.layout == torch.strided  # AdamW got a dense gradient
+            seen.append((norm, weight.grad.clone(), {n: p.detach().clone() for n, p in objective.named_parameters()}))
         restore()
         assert model.bert.embeddings.word_embeddings.sparse is False and model.packed_training is False
         runs.append(seen)
-    for dense, densified in zip(*runs):  # the same sums in another order
-        assert (dense - densified).abs().max().item() <= 1e-6 * dense.abs().max().item()
-    assert runs[1][1][tokenizer.vocab["guitar"]].abs().sum() == 0  # step 2 has no "guitar": step 1's rows are gone
+    for (norm_d, grad_d, params_d), (norm_s, grad_s, params_s) in zip(*runs):
+        assert abs(norm_d - norm_s) <= 1e-6 * norm_d
+        assert (grad_d - grad_s).abs().max().item() <= 1e-6 * grad_d.abs().max().item()  # the same sums in another order
+        assert_grads_close(params_d, params_s, tol=1e-6)
+    assert runs[1][1][1][tokenizer.vocab["guitar"]].abs().sum() == 0  # step 2 has no "guitar": step 1's rows are gone
 
 
 @pytest.mark.fast
@@ -181,6 +189,25 @@ def test_clip_grad_norm_is_torchs(max_norm):
     assert torch.equal(norm, nn.utils.clip_grad_norm_(theirs, max_norm))
     for p, q in zip(ours, theirs):
         assert torch.equal(p.grad, q.grad)  # bit for bit
+
+
+@pytest.mark.fast
+@pytest.mark.parametrize("max_norm", [1e-3, 1e6], ids=["clips", "never-clips"])
+def test_clip_grad_norm_counts_a_sparse_gradient_by_its_rows(max_norm):
+    """An uncoalesced sparse gradient (a row once per token, repeats included) clips as its dense sum does."""
+    torch.manual_seed(0)
+    rows, values = torch.tensor([[3, 1, 3, 7]]), torch.randn(4, 5)
+    sparse = torch.sparse_coo_tensor(rows, values, (10, 5), check_invariants=True)
+    ours, theirs = nn.Parameter(torch.zeros(10, 5)), nn.Parameter(torch.zeros(10, 5))
+    other, other_dense = (nn.Parameter(torch.zeros(6)) for _ in range(2))
+    ours.grad, theirs.grad = sparse.clone(), sparse.to_dense()
+    other.grad = torch.randn(6)
+    other_dense.grad = other.grad.clone()
+    norm = clip_grad_norm([ours, other], max_norm)
+    expected = nn.utils.clip_grad_norm_([theirs, other_dense], max_norm)
+    assert abs(norm.item() - expected.item()) <= 1e-6 * expected.item()
+    assert (ours.grad.to_dense() - theirs.grad).abs().max().item() <= 1e-6
+    assert (other.grad - other_dense.grad).abs().max().item() <= 1e-6
 
 
 def test_train_with_and_without_packing_ends_at_the_same_parameters(tiny_sbert_folder, data_dir):
