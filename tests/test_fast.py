@@ -74,6 +74,18 @@ def test_tiny_padded_batches(tiny, mode, left):
     assert_close(fast(tiny, ids, mask, types, mode), plain(tiny, ids, mask, types, mode))
 
 
+@pytest.mark.parametrize("mode", POOLING_MODES)
+@pytest.mark.parametrize("lengths", [[16, 16], [16, 17], [31], [1]], ids=["32-tokens", "33-tokens", "31-tokens", "1-token"])
+def test_tiny_token_counts_around_the_row_multiple(tiny, mode, lengths):
+    """The packed rows are padded with zero rows up to a multiple of ROW_MULTIPLE (32): none, one short
+    of a multiple, one past, many."""
+    from minisbert.fast import ROW_MULTIPLE
+
+    assert ROW_MULTIPLE == 32
+    ids, mask, types = random_batch(lengths)
+    assert_close(fast(tiny, ids, mask, types, mode), plain(tiny, ids, mask, types, mode))
+
+
 def test_tiny_every_length_up_to_max(tiny):
     lengths = list(range(1, 65))  # 1..max_position_embeddings, shuffled
     lengths = [lengths[i] for i in torch.randperm(64, generator=torch.Generator().manual_seed(2))]
