@@ -39,11 +39,11 @@ library and another matrix shape block the sums differently): ~1e-7 on a normali
 **bf16** (``precision="bf16"``, bfloat16: fp32's 8-bit exponent, a 7-bit mantissa). The weights of the
 matrix products are prepared once in bf16 (and packed for oneDNN), and the products take bf16
 activations: half the bytes, and on CPUs with bf16 instructions (AVX512-BF16, AMX-BF16; see
-``minisbert/hardware.py``) several times the multiply rate (2048³: 2,116 GFLOP/s in bf16 against 337 in
-fp32 on a 2-core Sapphire Rapids with AMX; 406 against 142 on a 2-core Zen 4 without). Everything that
-sums many numbers and sets the scale stays in fp32: the embeddings, the residual stream and every
-LayerNorm (a product's bf16 output is added to the fp32 residual before normalising), attention, and the
-pooling; the sentence vectors come out in fp32. The products themselves accumulate in fp32 inside
+``minisbert/hardware.py``) several times the multiply rate (2048³: 2,000-2,500 GFLOP/s in bf16
+against 300-390 in fp32 on a 2-core Sapphire Rapids with AMX; 406 against 142 on a 2-core Zen 4
+without). Everything that sums many numbers and sets the scale stays in fp32: the embeddings, the
+residual stream and every LayerNorm (a product's bf16 output is added to the fp32 residual before
+normalising), attention, and the pooling; the sentence vectors come out in fp32. The products themselves accumulate in fp32 inside
 oneDNN, which also applies the GELU to those fp32 sums before rounding. Attention runs in fp32 because
 it is <1% of the FLOPs and torch's fp32 SDPA kernel was faster than its bf16 one at these lengths. What
 is lost is the rounding of each product's inputs to 8 significant bits: ~2e-3 max |Δ| on the unit
