@@ -41,11 +41,11 @@ torch has it), gradient clipping at 1.0, dropout on: minisbert's ``RegressionObj
 under autocast as ``train --precision bf16`` runs it) against sentence-transformers' model with its
 ``CosineSimilarityLoss`` in fp32. minisbert runs ``minisbert.train.training_step`` on a model set up by
 ``set_up_for_training``, as ``train`` does (packed tokens, one forward for both columns, a sparse
-word-embedding gradient); sentence-transformers runs the same loop written out (tokenize, forward, loss,
-backward, clip, step). Best of ``--repeats`` timed runs after 2 warm-up steps. Then, so that speed is not bought
-with accuracy, each starts again from the pretrained weights, trains ``--train-eval-steps`` steps (a
-short fixed recipe: the first batches of STSb train in file order, constant lr 2e-5, seed 0) and is
-scored on STSb test (Spearman ×100).
+word-embedding gradient); sentence-transformers runs the same loop written out (tokenize, forward,
+loss, backward, clip, step). Best of ``--repeats`` timed runs after 2 warm-up steps. Then, so that speed
+is not bought with accuracy, each starts again from the pretrained weights, trains
+``--train-eval-steps`` steps (a short fixed recipe: the first batches of STSb train in file order,
+constant lr 2e-5, seed 0) and is scored on STSb test (Spearman ×100).
 
 ``--device cuda`` runs all of it on the GPU (peak memory then is ``torch.cuda.max_memory_allocated``).
 The recorded output is in ``experiments/results/bench.txt`` and ``bench.json``.

@@ -43,10 +43,10 @@ activations: half the bytes, and on CPUs with bf16 instructions (AVX512-BF16, AM
 against 300-390 in fp32 on a 2-core Sapphire Rapids with AMX; 406 against 142 on a 2-core Zen 4
 without). Everything that sums many numbers and sets the scale stays in fp32: the embeddings, the
 residual stream and every LayerNorm (a product's bf16 output is added to the fp32 residual before
-normalising), attention, and the pooling; the sentence vectors come out in fp32. The products themselves accumulate in fp32 inside
-oneDNN, which also applies the GELU to those fp32 sums before rounding. Attention runs in fp32 because
-it is <1% of the FLOPs and torch's fp32 SDPA kernel was faster than its bf16 one at these lengths. What
-is lost is the rounding of each product's inputs to 8 significant bits: ~2e-3 max |Δ| on the unit
+normalising), attention, and the pooling; the sentence vectors come out in fp32. The products
+themselves accumulate in fp32 inside oneDNN, which also applies the GELU to those fp32 sums before
+rounding. Attention runs in fp32 because it is <1% of the FLOPs and torch's fp32 SDPA kernel was faster
+than its bf16 one at these lengths. What is lost is the rounding of each product's inputs to 8 significant bits: ~2e-3 max |Δ| on the unit
 sentence vectors of all-MiniLM-L6-v2 (STSb test), and STSb test Spearman within 0.1
 (``tests/test_bf16.py``). Without bf16 instructions torch emulates bf16 with conversions: 5.5× slower
 than fp32 on an AVX2-only Zen 1, which is why fp32 stays the default.
@@ -70,6 +70,7 @@ from .pooling import Pooling
 #: token counts share matrix shapes: oneDNN builds (JIT-compiles) a kernel for every new shape. A first
 #: encode of STSb test, where every batch is a new shape, ran 12% faster in bf16 with 32 (19% with 64,
 #: which cost a little on repeated shapes) on a 2-core Sapphire Rapids; the extra rows are never read.
+#: (Training, minisbert/packed.py, rounds to 64: there the first-seen shapes cost more.)
 ROW_MULTIPLE = 32
 
 #: The precisions the fast path offers ("auto" is resolved before, by minisbert.hardware).

@@ -33,7 +33,8 @@ from .bert import BertLayer, BertModel
 #: The packed matrix gets zero rows up to a multiple of this. oneDNN builds (JIT-compiles) a kernel for
 #: every new matrix shape and caches it; N real tokens differ from batch to batch, so without rounding
 #: nearly every training step meets new shapes and its products ran at about half speed (2-core
-#: Sapphire Rapids, bf16). The extra rows are never read back, so they get no gradient.
+#: Sapphire Rapids, bf16). The extra rows are never read back, so they get no gradient. (encode's fast
+#: path, minisbert/fast.py, rounds to 32 for the same reason.)
 ROW_MULTIPLE = 64
 
 
@@ -51,7 +52,8 @@ def packed_layer(layer: BertLayer, x: torch.Tensor, rows: torch.Tensor, gather: 
     ``gather`` (M,) is ``rows`` followed by the place the extra rows copy their context from (any place:
     their values are never used)."""
     s = layer.attention.self
-    q, k, v = (s.split_heads(unpack(proj(x), rows, B, T)) for proj in (s.query, s.key, s.value))  # (B, nh, T, hs)
+    q, k, v = (s.split_heads(unpack(proj(x), rows, B, T))  # each (B, nh, T, hs)
+               for proj in (s.query, s.key, s.value))
     context, _ = s.attend(q, k, v, key_mask)  # (B, nh, T, hs)
     context = context.transpose(1, 2).reshape(B * T, x.shape[-1])[gather]  # (M, H): heads side by side, packed
     a = layer.attention.output(context, x)  # (M, H): dense, dropout, residual, LayerNorm
@@ -66,7 +68,7 @@ def packed_last_hidden_state(bert: BertModel, input_ids: torch.Tensor, attention
     B, T = input_ids.shape
     mask = attention_mask.bool()  # (B, T)
     rows = mask.flatten().nonzero().squeeze(1)  # (N,): the real tokens' places in the flattened batch
-    positions = torch.arange(T, device=input_ids.device).repeat(B)[rows]  # (N,): each token's column, as in BertEmbeddings
+    positions = torch.arange(T, device=input_ids.device).repeat(B)[rows]  # (N,): each token's column
 
     e = bert.embeddings
     x = (e.word_embeddings(input_ids.flatten()[rows])             # (N, H)

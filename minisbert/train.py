@@ -67,7 +67,7 @@ class TrainConfig:
     max_grad_norm: float = 1.0  # gradient clipping
     seed: int = 0  # shuffling, dropout, head initialisation: the same seed gives the same run
     use_sdpa: bool = True  # fused attention kernel in training (the same maths, faster)
-    packed: bool = True  # the forward on packed tokens, no work on [PAD] (minisbert/packed.py; the same maths, faster)
+    packed: bool = True  # the forward on packed tokens, no work on [PAD] (minisbert/packed.py; same maths)
     checkpoint_every: int | None = None  # also write a checkpoint every this many steps
     stop_after_steps: int | None = None  # stop (with a checkpoint) after this many steps; the schedule still spans all epochs
     max_steps: int | None = None  # end after this many steps if the epochs last longer (the schedule spans them)
@@ -256,7 +256,7 @@ def set_up_for_training(objective: nn.Module, config: TrainConfig, optimizer: to
         weight, buffer = embeddings.weight, torch.zeros_like(embeddings.weight)
         filled = torch.zeros(0, dtype=torch.long, device=buffer.device)  # the rows the buffer holds
 
-        def densify(optimizer, args, kwargs) -> None:
+        def densify(_optimizer, _args, _kwargs) -> None:  # an optimizer step pre-hook
             nonlocal filled
             if weight.grad is not None and weight.grad.is_sparse:
                 rows = weight.grad._indices()[0]  # (nnz,), a row once per token: index_add_ sums repeats
