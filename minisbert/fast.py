@@ -20,7 +20,11 @@ The tricks (each measured on that set against sentence-transformers in the same 
    is little padding to save there: ~0-3%; on unsorted batches the saving is the padding fraction.)
 2. **Attention per length group, without a mask**: sentences are ordered by length, so the packed
    rows of all sentences of length L form one contiguous block, *viewed* (no copy) as (n, L, ...)
-   and attended with ``scaled_dot_product_attention`` and no mask: no padded key to hide.
+   and attended with ``scaled_dot_product_attention``. On the CPU each sentence's keys are a window
+   of the packed rows rounded up to a multiple of 16 (``KEY_MULTIPLE``), the rows past its end
+   masked out: torch's CPU kernel computes the softmax's exponentials 16 at a time (AVX-512) and one
+   by one over the rest, and at L ≈ 10-30 the rest was most of them. Still no copy (the windows
+   overlap); attention went from 0.19 s to 0.12 s of a 1.1 s bf16 encode of STSb test.
 3. **Fused QKV**: one (N, H) × (H, 3H) product instead of three (N, H) × (H, H), the weight
    concatenated once from the loaded query/key/value weights (within noise on its own here, kept
    because it is one product instead of three in the code too).
@@ -29,36 +33,42 @@ The tricks (each measured on that set against sentence-transformers in the same 
 5. **Pooling on the packed rows**: mean, max or CLS per length group, again a view.
 
 Prepared weights (fused, packed) are cached and rebuilt whenever a weight changes (see
-``PreparedWeights``). Tried and not kept: oneDNN's fused GELU in fp32 (slower than a separate GELU
-on the Zen 1; bf16 uses it), plain-math attention instead of SDPA (same speed), batches regrouped by
+``PreparedWeights``). oneDNN's GELU inside the product is used in fp32 only on CPUs with AVX-512
+(slower than a separate GELU on the Zen 1; bf16 always uses it). Tried and not kept: plain-math attention instead of SDPA (same speed), batches regrouped by
 token count (+0-4%, within noise, and it would change what ``batch_size`` means).
 
 Numerically nothing changes but the order of float additions inside the matrix products (another
 library and another matrix shape block the sums differently): ~1e-7 on a normalised sentence vector.
 
 **bf16** (``precision="bf16"``, bfloat16: fp32's 8-bit exponent, a 7-bit mantissa). The weights of the
-matrix products are prepared once in bf16 (and packed for oneDNN), and the products take bf16
-activations: half the bytes, and on CPUs with bf16 instructions (AVX512-BF16, AMX-BF16; see
-``minisbert/hardware.py``) several times the multiply rate (2048³: 2,000-2,500 GFLOP/s in bf16
-against 300-390 in fp32 on a 2-core Sapphire Rapids with AMX; 406 against 142 on a 2-core Zen 4
-without). Everything that sums many numbers and sets the scale stays in fp32: the embeddings, the
-residual stream and every LayerNorm (a product's bf16 output is added to the fp32 residual before
-normalising), attention, and the pooling; the sentence vectors come out in fp32. The products
-themselves accumulate in fp32 inside oneDNN, which also applies the GELU to those fp32 sums before
-rounding. Attention runs in fp32 because it is <1% of the FLOPs and torch's fp32 SDPA kernel was faster
-than its bf16 one at these lengths. What is lost is the rounding of each product's inputs to 8 significant bits: ~2e-3 max |Δ| on the unit
-sentence vectors of all-MiniLM-L6-v2 (STSb test), and STSb test Spearman within 0.1
-(``tests/test_bf16.py``). Without bf16 instructions torch emulates bf16 with conversions: 5.5× slower
-than fp32 on an AVX2-only Zen 1, which is why fp32 stays the default.
+matrix products are prepared once in bf16 (and packed for oneDNN), and the activations between them are
+bf16: half the bytes, and on CPUs with bf16 instructions (AVX512-BF16, AMX-BF16; see
+``minisbert/hardware.py``) several times the multiply rate (2048³: 2,000-2,800 GFLOP/s in bf16
+against 300-435 in fp32 on a 2-core Sapphire Rapids with AMX; 406 against 142 on a 2-core Zen 4
+without). Every sum that sets a scale is still taken in fp32: the products accumulate in fp32 inside
+oneDNN, which also adds the bias and the residual and applies the GELU to those fp32 sums before
+rounding once to bf16; LayerNorm computes its mean and variance in fp32 (its weight and bias stay
+fp32); attention runs in fp32 (<1% of the FLOPs, and torch's fp32 SDPA kernel was faster than its bf16
+one at these lengths); the embeddings and pooling are fp32, and the sentence vectors come out in fp32.
+What is lost is the rounding to 8 significant bits of each product's inputs and of the residual
+stream between layers: ~2.4e-3 max |Δ| on the unit sentence vectors of all-MiniLM-L6-v2 (STSb test),
+and STSb test Spearman within 0.1 (``tests/test_bf16.py``). (An fp32 residual stream, adding each
+bf16 product to it outside oneDNN, gave 2.0e-3 and the same Spearman, and took 6% longer: the adds
+and conversions are passes over memory that the fused add does not need.) Without bf16 instructions
+torch emulates bf16 with conversions: 5.5× slower than fp32 on an AVX2-only Zen 1, which is why fp32
+stays the default.
 """
 
 from __future__ import annotations
+
+import functools
 
 import torch
 import torch.nn.functional as F
 
 from .bert import BertModel
 from .checks import check_choice, check_pooling_mode
+from .hardware import cpu_flags
 from .pooling import Pooling
 
 
@@ -98,20 +108,33 @@ class Linear:
     fp64, a torch without oneDNN) it is ``F.linear``.
     """
 
-    def __init__(self, weight: torch.Tensor, bias: torch.Tensor, use_onednn: bool, dtype=None):
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor, use_onednn: bool, dtype=None,
+                 fuse_gelu: bool | None = None):
         dtype = dtype or weight.dtype
         weight, self.bias = weight.detach().to(dtype), bias.detach().to(dtype)  # no copy when already dtype
         self.onednn = use_onednn and onednn_available(weight)
         self.weight = torch.ops.mkldnn._reorder_linear_weight(weight, None) if self.onednn else weight
+        if fuse_gelu is None:  # the same numbers either way; which is faster depends on the CPU
+            fuse_gelu = dtype == torch.bfloat16 or "avx512f" in cpu_flags()
+        self.fuse_gelu = self.onednn and fuse_gelu
 
-    def __call__(self, x: torch.Tensor, gelu: bool = False) -> torch.Tensor:
-        """``x Wᵀ + b``, then the exact (erf) GELU when ``gelu``. In bf16 oneDNN applies the GELU inside
-        the product, to the fp32 sums before they are rounded to bf16 (~3% faster encode on a Sapphire
-        Rapids, and closer to fp32); in fp32 the separate ``F.gelu`` is kept, as it was faster there."""
-        if self.onednn and gelu and self.weight.dtype == torch.bfloat16:
+    def __call__(self, x: torch.Tensor, gelu: bool = False, residual: torch.Tensor | None = None) -> torch.Tensor:
+        """``x Wᵀ + b``, then the exact (erf) GELU when ``gelu``, or plus ``residual`` when given.
+
+        oneDNN adds the residual inside the product, to its fp32 sums, and rounds once: one pass over
+        the rows fewer, and in bf16 the residual stream is rounded once per product, not twice. It can
+        apply the GELU there too (``fuse_gelu``), to the fp32 sums before they are rounded: in bf16
+        ~3% faster encode on a Sapphire Rapids and closer to fp32; in fp32 the same bits, 2.8% faster
+        there (AVX-512) but slower than a separate ``F.gelu`` on the AVX2-only Zen 1, so fp32 fuses it
+        only on CPUs with AVX-512."""
+        if self.onednn and residual is not None:
+            return torch.ops.mkldnn._linear_pointwise.binary(x, residual, self.weight, self.bias, "add")
+        if gelu and self.fuse_gelu:
             return torch.ops.mkldnn._linear_pointwise(x, self.weight, self.bias, "gelu", [], "none")
         y = torch.ops.mkldnn._linear_pointwise(x, self.weight, self.bias, "none", [], "") if self.onednn \
             else F.linear(x, self.weight, self.bias)
+        if residual is not None:
+            return residual + y  # (no oneDNN: two roundings in bf16)
         return F.gelu(y) if gelu else y
 
 
@@ -222,37 +245,75 @@ def embed(bert: BertModel, ids, positions, types) -> torch.Tensor:
     return e.LayerNorm(x)
 
 
-def attention(qkv: torch.Tensor, groups, num_heads: int) -> torch.Tensor:
-    """Self-attention of each sentence over its own tokens. qkv (N, 3H) → context (N, H)."""
+#: In attention on the CPU, each sentence of L tokens attends over a window of keys padded up to a
+#: multiple of this, the padded keys masked out. torch's CPU SDPA kernel computes the softmax's
+#: exponentials over whole vectors of 16 floats (AVX-512; 8 with AVX2) and one at a time over what is
+#: left, so at sentence lengths (L ≈ 10-30) most of them ran one at a time: the kernel took 400 µs for
+#: 32 sentences of 14 tokens and 160 µs for 32 of 16 (2-core Sapphire Rapids, 12 heads of 32).
+KEY_MULTIPLE = 16
+
+
+def key_padding(groups, device) -> int:
+    """How many rows past the last sentence attention reads: the last (shortest) group's padded keys."""
+    L = groups[-1][0]
+    return -L % KEY_MULTIPLE if device.type == "cpu" else 0
+
+
+@functools.lru_cache(maxsize=1024)
+def _key_mask(L: int, P: int, dtype, device) -> torch.Tensor:
+    """(1, 1, 1, P): 0 for the L real keys, -inf for the P - L padded ones, added to every score."""
+    return torch.zeros(P, dtype=dtype, device=device).masked_fill_(
+        torch.arange(P, device=device) >= L, float("-inf")).view(1, 1, 1, P)  # (1, 1, 1, P)
+
+
+def attention(qkv: torch.Tensor, groups, num_heads: int, out_dtype=None) -> torch.Tensor:
+    """Self-attention of each sentence over its own tokens. qkv (N, 3H) → context (N, H), in
+    ``out_dtype`` (default qkv's): each group's context is written straight into its rows, converted
+    on the way.
+
+    On the CPU the keys of a group of length L are padded to P (``KEY_MULTIPLE``) without a copy: the
+    window of sentence i is the P rows from its first token on, which run into the next sentence's
+    rows (or, for the last one, into the zero rows after them, ``key_padding``); the mask gives those
+    keys a weight of exactly 0. qkv must be contiguous, with ``key_padding`` rows after the sentences.
+    """
     N, H3 = qkv.shape
-    H = H3 // 3
-    out = []
-    for g in group_views(qkv, groups):  # (n, L, 3H)
-        n, L, _ = g.shape
-        q, k, v = g.view(n, L, 3, num_heads, H // num_heads).permute(2, 0, 3, 1, 4)  # each (n, nh, L, hs)
-        context = F.scaled_dot_product_attention(q, k, v)  # (n, nh, L, hs); all keys real: no mask
-        out.append(context.transpose(1, 2).reshape(n * L, H))  # (n·L, H): heads side by side again
-    extra = N - sum(L * n for L, n in groups)  # the rows added up to ROW_MULTIPLE: zeros, never read
-    if extra:
-        out.append(qkv.new_zeros(extra, H))
-    return out[0] if len(out) == 1 else torch.cat(out)  # (N, H)
+    H, nh = H3 // 3, num_heads
+    hs = H // nh
+    out = qkv.new_empty(N, H, dtype=out_dtype or qkv.dtype)  # (N, H)
+    start = 0
+    for L, n in groups:
+        P = L + (-L % KEY_MULTIPLE if qkv.device.type == "cpu" else 0)
+        # Views of qkv's rows (no copy): sentence i of the group starts at row start + i·L, head h's
+        # query at column h·hs, its key at H + h·hs, its value at 2H + h·hs.
+        at = qkv.storage_offset() + start * H3
+        q = qkv.as_strided((n, nh, L, hs), (L * H3, hs, H3, 1), at)  # (n, nh, L, hs)
+        k = qkv.as_strided((n, nh, P, hs), (L * H3, hs, H3, 1), at + H)  # (n, nh, P, hs): overlapping windows
+        v = qkv.as_strided((n, nh, P, hs), (L * H3, hs, H3, 1), at + 2 * H)  # (n, nh, P, hs)
+        mask = _key_mask(L, P, qkv.dtype, qkv.device) if P != L else None  # (1, 1, 1, P)
+        context = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (n, nh, L, hs)
+        out[start:start + n * L].view(n, L, nh, hs).copy_(context.transpose(1, 2))  # heads side by side
+        start += n * L
+    out[start:] = 0  # the rows added up to ROW_MULTIPLE: never read, but kept finite
+    return out  # (N, H)
 
 
 def layer_forward(layer, w: PreparedLayer, x: torch.Tensor, groups) -> torch.Tensor:
-    """One encoder layer on packed tokens, the same maths as ``BertLayer``. x (N, H) → (N, H).
+    """One encoder layer on packed tokens, the same maths as ``BertLayer``. x (N, H) → (N, H), both in
+    ``w.dtype``: the matrix products, the residual stream and the LayerNorms' inputs and outputs.
 
-    The matrix products run in ``w.dtype``; attention, the residual stream ``x`` and the LayerNorms stay
-    in x's dtype (fp32). In fp32 every ``.to`` below is a no-op.
+    In bf16 every sum is still taken in fp32: the products' (with their bias and the residual add)
+    inside oneDNN, LayerNorm's mean and variance (torch's CPU kernel accumulates bf16 in fp32, and its
+    weight and bias stay fp32), and attention, which runs in fp32.
     """
     attn = layer.attention
-    qkv = w.qkv(x.to(w.dtype))  # (N, 3H): Q, K and V in one matrix product
+    qkv = w.qkv(x)  # (N, 3H): Q, K and V in one matrix product
     # Attention in fp32 even in bf16: it is <1% of the FLOPs, and at these lengths (L ≈ 10-50) torch's
     # fp32 SDPA kernel is faster than its bf16 one (+9% encode on a Sapphire Rapids), and exact.
-    context = attention(qkv.to(x.dtype), groups, attn.self.num_heads)  # (N, H)
-    # fp32 + bf16 adds in fp32 (type promotion, in the same pass: no separate conversion of the product)
-    a = attn.output.LayerNorm(x + w.attn_out(context.to(w.dtype)))  # (N, H), residual + LayerNorm in fp32
-    h = w.ffn_in(a.to(w.dtype), gelu=True)  # (N, I), the exact erf GELU as in bert.gelu
-    return layer.output.LayerNorm(a + w.ffn_out(h))  # (N, H)
+    context = attention(qkv.to(torch.promote_types(qkv.dtype, torch.float32)), groups,
+                        attn.self.num_heads, x.dtype)  # (N, H)
+    a = attn.output.LayerNorm(w.attn_out(context, residual=x))  # (N, H): LN(x + context Wᵀ + b)
+    h = w.ffn_in(a, gelu=True)  # (N, I), the exact erf GELU as in bert.gelu
+    return layer.output.LayerNorm(w.ffn_out(h, residual=a))  # (N, H): LN(a + h W₂ᵀ + b₂)
 
 
 def pool(h: torch.Tensor, groups, mode: str) -> torch.Tensor:
@@ -311,9 +372,11 @@ class FastEncoder:
                                     attention_mask)
         ids, positions, types, order, groups = pack(input_ids, attention_mask, token_type_ids)
         weights = self.weights_bf16 if precision == "bf16" else self.weights
-        x = embed(bert, ids, positions, types)  # (N, H)
-        x = F.pad(x, (0, 0, 0, -x.shape[0] % ROW_MULTIPLE))  # (M, H): zero rows up to a multiple
+        x = embed(bert, ids, positions, types)  # (N, H), fp32
+        rows = x.shape[0] + key_padding(groups, x.device)  # attention reads this far
+        x = F.pad(x, (0, 0, 0, -x.shape[0] + rows + -rows % ROW_MULTIPLE))  # (M, H): zero rows up to a multiple
+        x = x.to(torch.bfloat16 if precision == "bf16" else x.dtype)  # the residual stream's dtype
         for i, layer in enumerate(bert.encoder.layer):
             x = layer_forward(layer, weights.layer(i), x, groups)  # (N, H)
-        pooled = pool(x, groups, pooling)  # (B, H), packed order
+        pooled = pool(x.to(self.bert.embeddings.word_embeddings.weight.dtype), groups, pooling)  # (B, H), packed order
         return torch.empty_like(pooled).index_copy_(0, order, pooled)  # (B, H), input order

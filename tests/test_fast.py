@@ -86,6 +86,44 @@ def test_tiny_token_counts_around_the_row_multiple(tiny, mode, lengths):
     assert_close(fast(tiny, ids, mask, types, mode), plain(tiny, ids, mask, types, mode))
 
 
+@pytest.mark.parametrize("mode", POOLING_MODES)
+@pytest.mark.parametrize("lengths", [[17, 17, 3], [30, 2], [16, 16], [15, 15, 15, 15, 15]],
+                         ids=["windows-into-the-next-group", "32-tokens-last-window-past-the-end",
+                              "no-key-padding", "every-window-into-the-next-sentence"])
+def test_tiny_key_windows(tiny, mode, lengths):
+    """Attention's key windows (rounded up to KEY_MULTIPLE = 16) read the next sentence's rows, or the
+    zero rows after the last sentence, which must exist even when the tokens fill a row multiple."""
+    from minisbert.fast import KEY_MULTIPLE
+
+    assert KEY_MULTIPLE == 16
+    ids, mask, types = random_batch(lengths)
+    assert_close(fast(tiny, ids, mask, types, mode), plain(tiny, ids, mask, types, mode))
+
+
+def test_attention_masks_the_rows_its_key_windows_run_into():
+    """fast.attention against SDPA per sentence on its own tokens, with huge values in the rows after
+    each sentence: the padded keys get a weight of exactly zero, whatever they hold."""
+    from minisbert.fast import attention, key_padding
+
+    g = torch.Generator().manual_seed(4)
+    nh, hs = 2, 8
+    groups = [(9, 2), (5, 3), (1, 1)]  # (L, n), longest first, as pack() orders them
+    N = sum(L * n for L, n in groups)
+    rows = N + key_padding(groups, torch.device("cpu"))
+    assert rows == N + 15  # the last sentence (1 token) reads 15 rows past the end
+    qkv = torch.randn(rows, 3 * nh * hs, generator=g)
+    qkv[N:] = 1e4  # what a window past the end reads must not count
+    got = attention(qkv, groups, nh)  # (rows, H)
+    start = 0
+    for L, n in groups:
+        for _ in range(n):
+            q, k, v = qkv[start:start + L].view(L, 3, nh, hs).permute(1, 2, 0, 3)  # each (nh, L, hs)
+            want = F.scaled_dot_product_attention(q, k, v).transpose(0, 1).reshape(L, nh * hs)
+            assert (got[start:start + L] - want).abs().max().item() <= TOL
+            start += L
+    assert torch.equal(got[N:], torch.zeros(rows - N, nh * hs))  # the extra rows: zeros
+
+
 def test_tiny_every_length_up_to_max(tiny):
     lengths = list(range(1, 65))  # 1..max_position_embeddings, shuffled
     lengths = [lengths[i] for i in torch.randperm(64, generator=torch.Generator().manual_seed(2))]
@@ -233,6 +271,34 @@ def test_both_matrix_product_backends(tiny, use_onednn):
     assert_close(got, plain(tiny, ids, mask, types))
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=["fp32", "bf16"])
+def test_linear_gelu_inside_the_product_or_after_it(dtype):
+    """fast.Linear's two ways to a GELU (oneDNN's, inside the product, and F.gelu after it; which one
+    runs depends on the CPU) and its residual add, against F.linear in fp32."""
+    from minisbert.fast import Linear
+
+    g = torch.Generator().manual_seed(5)
+    w, b, x, r = (torch.randn(*shape, generator=g) for shape in ((48, 32), (48,), (40, 32), (40, 48)))
+    want_gelu = F.gelu(F.linear(x.to(dtype).float(), w.to(dtype).float(), b.to(dtype).float()))
+    want_add = r.to(dtype).float() + F.linear(x.to(dtype).float(), w.to(dtype).float(), b.to(dtype).float())
+    # Relative to the size of each output (|values| up to ~15 here): bf16 rounds it to 8 significant
+    # bits, once or (F.linear, then the add) twice: ≤ 2 × 2⁻⁹ ≈ 3.9e-3.
+    bound = 1e-6 if dtype == torch.float32 else 1e-2
+
+    def err(got, want):
+        return ((got.float() - want).abs() / want.abs().clamp_min(1.0)).max().item()
+
+    with torch.inference_mode():
+        for use_onednn in (True, False):
+            for fuse in (True, False):
+                linear = Linear(w, b, use_onednn, dtype, fuse_gelu=fuse)
+                assert linear.fuse_gelu == (fuse and linear.onednn)
+                got = linear(x.to(dtype), gelu=True)
+                assert got.dtype == dtype and err(got, want_gelu) <= bound
+                got = linear(x.to(dtype), residual=r.to(dtype))
+                assert got.dtype == dtype and err(got, want_add) <= bound
+
+
 def test_float64_model_takes_the_plain_matrix_product(tiny):
     import copy
 
@@ -266,21 +332,24 @@ def test_encode_fast_and_plain_give_the_same_vectors(real, stsb_sentences):
 
 
 # ----------------------------------------------------------------------------------------------------
-# bf16 (precision="bf16"): bf16 weights and products, fp32 residual stream, LayerNorm, pooling and output.
+# bf16 (precision="bf16"): bf16 weights, products and activations; sums in fp32; fp32 pooling and output.
 # Bounded, not exact: a tiny random BERT measured ~1e-2 on unit vectors (random weights give larger
 # activations per bit than trained ones); all-MiniLM-L6-v2 is bounded in tests/test_bf16.py.
 
 BF16_TINY_BOUND = 5e-2
 
 
+@pytest.mark.parametrize("use_onednn", [True, False], ids=["onednn", "F.linear"])
 @pytest.mark.parametrize("mode", POOLING_MODES)
 @pytest.mark.parametrize("left", [False, True], ids=["right-padded", "left-padded"])
-def test_tiny_bf16_is_close_to_the_plain_fp32_forward(tiny, mode, left):
+def test_tiny_bf16_is_close_to_the_plain_fp32_forward(tiny, mode, left, use_onednn):
+    """Both backends: oneDNN adds the residual inside the product; F.linear (a GPU, a CPU without
+    oneDNN's bf16) adds it after."""
     ids, mask, types = random_batch([5, 17, 3, 17, 9, 1, 5], left=left)
     with torch.inference_mode():
         want = Pooling(mode)(tiny(ids, mask, types).last_hidden_state, mask)
-        got = FastEncoder(tiny)(ids, mask, types, pooling=mode, precision="bf16")
-        fp32 = FastEncoder(tiny)(ids, mask, types, pooling=mode, precision="fp32")
+        got = FastEncoder(tiny, use_onednn=use_onednn)(ids, mask, types, pooling=mode, precision="bf16")
+        fp32 = FastEncoder(tiny, use_onednn=use_onednn)(ids, mask, types, pooling=mode, precision="fp32")
     assert got.dtype == torch.float32 and got.shape == want.shape
     err = (F.normalize(got, dim=-1) - F.normalize(want, dim=-1)).abs().max().item()
     assert 0 < err <= BF16_TINY_BOUND  # > 0: bf16 really ran (an fp32 run would be within 1e-6)
