@@ -238,8 +238,9 @@ def set_up_for_training(objective: nn.Module, config: TrainConfig, optimizer: to
     * dropout on (``objective.train()``), as in pre-training and in the paper's fine-tuning, with the
       cheaper mask of ``minisbert/dropout.py`` (``config.fast_dropout``): the same rate and scale, and
       7% off a bf16 training step;
-    * attention through SDPA (``config.use_sdpa``) and, for a SentenceBert, the forward on packed tokens
-      (``config.packed``, ``minisbert/packed.py``): both the same maths as the plain forward, faster;
+    * attention through SDPA (``config.use_sdpa``; on the CPU only while attention dropout is off, see
+      below) and, for a SentenceBert, the forward on packed tokens (``config.packed``,
+      ``minisbert/packed.py``): both the same maths as the plain forward, faster;
     * in one process, the word embeddings' gradient is sparse (``nn.Embedding(sparse=True)``): the
       backward gives the rows of the tokens in the batch only, ``clip_grad_norm`` takes its norm from
       those rows, and just before ``optimizer.step()`` a hook adds them into a dense buffer kept from
@@ -252,7 +253,11 @@ def set_up_for_training(objective: nn.Module, config: TrainConfig, optimizer: to
     model = objective.model
     packs = hasattr(model, "packed_training")  # a SentenceBert; the cross-encoder runs the plain forward
     had = model.bert.use_sdpa, packs and model.packed_training
-    model.bert.use_sdpa = config.use_sdpa
+    # On the CPU, SDPA has no fused kernel with dropout: it runs the plain path's maths, with torch's
+    # slower mask. There the plain path runs instead, with the fast dropout (5% off a bf16 step).
+    attention_dropout = any(layer.attention.self.dropout.p > 0 for layer in model.bert.encoder.layer)
+    on_cpu = model.bert.embeddings.word_embeddings.weight.device.type == "cpu"
+    model.bert.use_sdpa = config.use_sdpa and not (config.fast_dropout and attention_dropout and on_cpu)
     if packs:
         model.packed_training = config.packed
     embeddings = model.bert.embeddings.word_embeddings

@@ -99,5 +99,13 @@ def test_set_up_for_training_swaps_the_dropouts_and_puts_them_back(model_dir, fa
     restore = set_up_for_training(objective, config, make_optimizer(objective, config)[0])
     kinds = {type(m) for m in objective.modules() if isinstance(m, nn.Dropout)}
     assert kinds == ({FastDropout} if fast else {nn.Dropout})
+    # On the CPU, attention with dropout takes the plain path (SDPA would draw torch's mask) when the
+    # dropout is the fast one; without attention dropout, SDPA's fused kernel.
+    assert bert.use_sdpa is (not fast)
     restore()
     assert {type(m) for m in objective.modules() if isinstance(m, nn.Dropout)} == {nn.Dropout}
+    assert bert.use_sdpa is False  # as it was before
+    set_dropout(bert, 0.0)
+    restore = set_up_for_training(objective, config, make_optimizer(objective, config)[0])
+    assert bert.use_sdpa is True
+    restore()
