@@ -236,11 +236,12 @@ def set_up_for_training(objective: nn.Module, config: TrainConfig, optimizer: to
     """Put ``objective`` in the state ``train`` trains it in; returns the function that undoes it.
 
     * dropout on (``objective.train()``), as in pre-training and in the paper's fine-tuning, with the
-      cheaper mask of ``minisbert/dropout.py`` (``config.fast_dropout``): the same rate and scale, and
-      7% off a bf16 training step;
-    * attention through SDPA (``config.use_sdpa``; on the CPU only while attention dropout is off, see
-      below) and, for a SentenceBert, the forward on packed tokens (``config.packed``,
-      ``minisbert/packed.py``): both the same maths as the plain forward, faster;
+      cheaper mask of ``minisbert/dropout.py`` (``config.fast_dropout``): the same rate (within 1e-5),
+      an unbiased scale, and 7% off a bf16 training step;
+    * attention through SDPA (``config.use_sdpa``; on the CPU only while attention dropout is off or
+      torch's, as SDPA has no fused CPU kernel with dropout) and, for a SentenceBert, the forward on
+      packed tokens (``config.packed``, ``minisbert/packed.py``): both the same maths as the plain
+      forward, faster;
     * in one process, the word embeddings' gradient is sparse (``nn.Embedding(sparse=True)``): the
       backward gives the rows of the tokens in the batch only, ``clip_grad_norm`` takes its norm from
       those rows, and just before ``optimizer.step()`` a hook adds them into a dense buffer kept from
