@@ -10,12 +10,14 @@ included) at the same batch sizes, in one process, with the same torch threads:
 * ``minisbert-no-dedup``: the same with ``deduplicate = False``: every input sentence goes through BERT,
   repeats included, as in the other systems: the same forward work, the fairest ratio for the model
   itself (``minisbert`` encodes each distinct sentence once; 7.5% of these sentences are repeats);
+* ``minisbert-one-worker``: the same with ``workers=1``: one batch at a time, every thread on it, where
+  ``encode`` by default runs one batch per thread side by side (``minisbert/batching.py``);
 * ``minisbert-plain`` (only with ``--systems``): ``fast_inference = False`` too, the plain forward;
 * ``sentence-transformers``: ``SentenceTransformer.encode`` (sorts by characters, dynamic padding);
 * ``hf-bert-mean``: transformers' ``BertModel`` with masked mean pooling written by hand, batches in
   input order: the loop most people write first;
 * what a user could pick instead of fp32 (``benchmarks/precisions.py``): ``minisbert-bf16``
-  (``encode(precision="bf16")``), ``torch-int8`` (torch dynamic int8 on the Linears), ``onnxruntime-fp32``
+  (``encode(precision="bf16")``, and ``minisbert-bf16-one-worker``), ``torch-int8`` (torch dynamic int8 on the Linears), ``onnxruntime-fp32``
   and ``onnxruntime-int8`` (the model exported with mean pooling and normalisation, in this run, and its
   dynamic int8 quantization). Every row gives its precision, max |Δ| against sentence-transformers fp32
   and the STSb test Spearman (×100) of its vectors.
@@ -66,10 +68,11 @@ from . import command_line
 from .machine import machine_description, matmul_gflops, sync
 
 REPO = Path(__file__).resolve().parent.parent
-SYSTEMS = ("minisbert", "minisbert-no-dedup", "sentence-transformers", "hf-bert-mean", "minisbert-plain",
-           "minisbert-bf16", "torch-int8", "onnxruntime-fp32", "onnxruntime-int8")
-DEFAULT_SYSTEMS = ("sentence-transformers", "minisbert", "minisbert-no-dedup", "minisbert-bf16", "hf-bert-mean",
-                   "torch-int8", "onnxruntime-fp32", "onnxruntime-int8")
+SYSTEMS = ("minisbert", "minisbert-no-dedup", "minisbert-one-worker", "sentence-transformers", "hf-bert-mean",
+           "minisbert-plain", "minisbert-bf16", "minisbert-bf16-one-worker", "torch-int8", "onnxruntime-fp32",
+           "onnxruntime-int8")
+DEFAULT_SYSTEMS = ("sentence-transformers", "minisbert", "minisbert-no-dedup", "minisbert-one-worker", "minisbert-bf16",
+                   "minisbert-bf16-one-worker", "hf-bert-mean", "torch-int8", "onnxruntime-fp32", "onnxruntime-int8")
 TRAINERS = ("minisbert", "minisbert-bf16", "sentence-transformers")  # systems that have a training step
 HELP = "encode throughput and peak memory vs sentence-transformers and HF, training steps/s"
 
@@ -107,13 +110,15 @@ def make_encoder(system: str, folder, device: str = "cpu"):
     encoder = make_precision_encoder(system, folder, device)
     if encoder is not None:
         return encoder
-    if system in ("minisbert", "minisbert-no-dedup", "minisbert-plain"):
+    if system in ("minisbert", "minisbert-no-dedup", "minisbert-one-worker", "minisbert-plain"):
         from minisbert import SentenceBert
 
         model = SentenceBert.from_pretrained(folder).to(device)
         model.fast_inference = system != "minisbert-plain"
-        model.deduplicate = system == "minisbert"
-        return lambda sentences, bs: model.encode(sentences, batch_size=bs, normalize=True, progress=False)
+        model.deduplicate = system != "minisbert-no-dedup"
+        workers = 1 if system == "minisbert-one-worker" else None  # one batch at a time, on every thread
+        return lambda sentences, bs: model.encode(sentences, batch_size=bs, normalize=True, progress=False,
+                                                  workers=workers)
     if system == "sentence-transformers":
         from sentence_transformers import SentenceTransformer
 
@@ -438,7 +443,7 @@ def table(systems, batch_sizes, runs, vectors, memory, setup, n_sentences, devic
     reference = "sentence-transformers" if "sentence-transformers" in systems else systems[0]
     hf = "hf-bert-mean" if "hf-bert-mean" in systems else None
     flop_per_token, gflops = setup["flop_per_token"], setup["machine"]["matmul_gflops"]
-    header = (f"{'system':<22} {'precision':<14} {'batch':>5} {'sent/s':>7} {'tokens/s':>8} {'% roof':>6} "
+    header = (f"{'system':<26} {'precision':<14} {'batch':>5} {'sent/s':>7} {'tokens/s':>8} {'% roof':>6} "
               f"{'vs ST':>6} {'vs HF':>6} {'encode MiB':>10} {'peak MiB':>8} {'max|Δ| vs ST':>12} {'STSb ρ':>6}")
     print(header)
     print("-" * len(header))
@@ -456,7 +461,7 @@ def table(systems, batch_sizes, runs, vectors, memory, setup, n_sentences, devic
                    "encode_mib": mem.get("encode_mib"), "peak_mib": mem.get("peak_mib"), "max_abs_diff": delta,
                    "precision": PRECISION.get(system, "fp32"), "stsb_spearman": stsb_spearman(vectors[system, b], gold)}
             rows.append(row)
-            print(f"{system:<22} {row['precision']:<14} {b:>5} {row['sentences_per_s']:>7.0f} "
+            print(f"{system:<26} {row['precision']:<14} {b:>5} {row['sentences_per_s']:>7.0f} "
                   f"{row['tokens_per_s']:>8.0f} "
                   f"{100 * row['roofline_share']:>5.0f}% {row['ratio_vs_reference']:>5.2f}x "
                   f"{fmt(row['ratio_vs_hf'], '>5.2f')}{'x' if hf else ''} {fmt(row['encode_mib'], '>10.0f')} "
@@ -511,7 +516,7 @@ def run(args) -> int:
             ratio = f"  {rate / ref:.2f}x vs ST" if ref else ""
             score = trained_scores.get(system)
             score = f"  STSb {score:.2f}" if score is not None else ""
-            print(f"  {system:<22} {PRECISION.get(system, 'fp32'):<5} {rate:6.2f} steps/s{ratio}{score}")
+            print(f"  {system:<26} {PRECISION.get(system, 'fp32'):<5} {rate:6.2f} steps/s{ratio}{score}")
 
     if args.json:
         result = {"machine": setup["machine"], "sentences": len(sentences),

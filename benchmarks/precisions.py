@@ -3,7 +3,8 @@
 The encoders of ``benchmarks/bench.py``'s extra rows, each a function (sentences, batch_size) -> (N, H)
 float32 array of unit vectors, built from the same model folder:
 
-* ``minisbert-bf16``: ``SentenceBert.encode(..., precision="bf16")`` (minisbert/fast.py in bf16);
+* ``minisbert-bf16``: ``SentenceBert.encode(..., precision="bf16")`` (minisbert/fast.py in bf16), and
+  ``minisbert-bf16-one-worker`` the same with ``workers=1`` (one batch at a time on every thread);
 * ``torch-int8``: minisbert's plain forward with every ``nn.Linear`` of the encoder replaced by
   ``torch.ao.quantization.quantize_dynamic`` (int8 weights, activations quantized per batch at run time);
 * ``onnxruntime-fp32``: the model exported to ONNX with mean pooling and L2 normalisation inside the
@@ -21,7 +22,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-PRECISION = {"minisbert": "fp32", "minisbert-no-dedup": "fp32", "minisbert-plain": "fp32", "minisbert-bf16": "bf16",
+PRECISION = {"minisbert": "fp32", "minisbert-no-dedup": "fp32", "minisbert-one-worker": "fp32", "minisbert-plain": "fp32",
+             "minisbert-bf16": "bf16", "minisbert-bf16-one-worker": "bf16",
              "sentence-transformers": "fp32", "hf-bert-mean": "fp32", "torch-int8": "int8 (dynamic)",
              "onnxruntime-fp32": "fp32", "onnxruntime-int8": "int8 (dynamic)"}
 ONNX_SYSTEMS = ("onnxruntime-fp32", "onnxruntime-int8")
@@ -29,12 +31,13 @@ ONNX_SYSTEMS = ("onnxruntime-fp32", "onnxruntime-int8")
 
 def make_precision_encoder(system: str, folder, device: str = "cpu"):
     """The encoder of one of this module's systems, or None for a system it does not define."""
-    if system == "minisbert-bf16":
+    if system in ("minisbert-bf16", "minisbert-bf16-one-worker"):
         from minisbert import SentenceBert
 
         model = SentenceBert.from_pretrained(folder).to(device)
+        workers = 1 if system == "minisbert-bf16-one-worker" else None  # one batch at a time, on every thread
         return lambda sentences, bs: model.encode(sentences, batch_size=bs, normalize=True, progress=False,
-                                                  precision="bf16")
+                                                  precision="bf16", workers=workers)
     if system == "torch-int8":
         if device != "cpu":
             raise ValueError("torch dynamic int8 (quantize_dynamic) runs on the CPU only")

@@ -2,7 +2,8 @@
 ``CrossEncoder.predict``; and the one progress-bar policy of every long job (``show_progress``).
 
     token ids, unpadded (N sequences) ──dedup──▶ distinct ones ──sort by length──▶ batches of B
-        ──pad each to its own longest──▶ forward (B, T) → (B, k) ──scatter──▶ rows in input order (N, k)
+        ──pad each to its own longest──▶ forward (B, T) → (B, k), one batch per worker thread
+        ──scatter──▶ rows in input order (N, k)
 
 What makes it fast, none of which changes a result beyond float rounding:
 
@@ -13,7 +14,9 @@ What makes it fast, none of which changes a result beyond float rounding:
 * no autograd (``torch.inference_mode``): no graph is recorded and no activation is kept;
 * each distinct sequence (the same ids and token types) goes through the model once and its repeats
   get a copy of its row (``deduplicate``): a row does not depend on its batch neighbours, since padded
-  keys get zero attention weight and pooling is masked.
+  keys get zero attention weight and pooling is masked;
+* on the CPU, batches run side by side, one per core, each on one thread (``in_parallel``), rather
+  than every core splitting each small operation of one batch.
 
 The model runs in eval mode (dropout off: the same input always gives the same output) with attention
 through torch's fused ``scaled_dot_product_attention``; both settings are restored afterwards, also
@@ -23,6 +26,7 @@ when the forward raises.
 from __future__ import annotations
 
 import contextlib
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 import torch
@@ -73,9 +77,49 @@ def progress_bar(show: bool | None, steps: int | None, **tqdm_kwargs):
     return tqdm(**{"total": steps, **tqdm_kwargs})
 
 
+# ----------------------------------------------------------------------------------------------------
+# Batches side by side: on the CPU, one batch per core rather than every core on one batch.
+#
+# torch splits each operation of a forward pass across its threads. A batch of 32 short sentences makes
+# small operations (a (400, 1536) × (1536, 384) product, attention over 14 keys, a LayerNorm over 400
+# rows), and small operations split badly: each split has a fixed cost, and oneDNN's cost model runs
+# some bf16 products on one core of two (its bandwidth table makes two cores sharing a matrix look
+# slower than one, so a (576-928, 1536) × (1536, 384) product ran at 1.3 TFLOP/s with one thread or
+# two, where a (960, 1536) one ran at 2.6). Batches are independent, so each worker thread takes whole
+# batches with one intra-op thread of its own (``torch.set_num_threads`` is per thread): every core
+# always has a batch, and no operation is split. On STSb test (2,551 distinct sentences, batch 32, a
+# 2-core Sapphire Rapids, torch 2.13): bf16 encode 2,870 → 3,580 sentences/s (+25%), fp32 1,035 →
+# 1,060 (+2%). A worker runs each batch the way a one-thread run does, so the result does not depend on
+# which worker took a batch (the products' sums may be split differently than with two threads: ~1e-7
+# in fp32). Threads and not processes: the operations release Python's lock, and the weights are
+# shared, not copied.
+
+
+def default_workers(device: torch.device) -> int:
+    """Batches run at once by default: one per torch thread on the CPU (``torch.get_num_threads()``,
+    under torchrun usually 1), one on a GPU, which runs a batch's operations side by side already."""
+    return torch.get_num_threads() if device.type == "cpu" else 1
+
+
+@contextlib.contextmanager
+def in_parallel(workers: int):
+    """A ``map(f, items)`` that yields ``f(item)`` in order, computed by ``workers`` threads with one
+    intra-op thread each; with 1 worker the plain ``map`` in this thread (with all of its threads).
+    Leaving the block early (an error, Ctrl-C) cancels the batches not yet started."""
+    if workers <= 1:
+        yield map
+        return
+    pool = ThreadPoolExecutor(max_workers=workers, initializer=torch.set_num_threads, initargs=(1,))
+    try:
+        yield pool.map
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def run_batched(model: nn.Module, forward: Callable[[dict[str, torch.Tensor]], torch.Tensor], encoded,
                 *, width: int, batch_size: int, pad_id: int, deduplicate: bool = True,
-                progress: bool | None = None, desc: str = "", unit: str = "it") -> torch.Tensor:
+                progress: bool | None = None, desc: str = "", unit: str = "it",
+                workers: int | None = None) -> torch.Tensor:
     """``forward`` over every sequence of ``encoded``, in batches: an (N, width) tensor, row i for sequence i.
 
     Args:
@@ -91,6 +135,8 @@ def run_batched(model: nn.Module, forward: Callable[[dict[str, torch.Tensor]], t
         deduplicate: run each distinct sequence once and copy its row to its repeats.
         progress: a tqdm bar; ``None`` shows one when the run is long (``show_progress``).
         desc, unit: the bar's label and unit.
+        workers: how many batches run at once, each on one CPU thread (``in_parallel``); None:
+            ``default_workers(device)``. Must be set up by the caller (``check_positive_int``).
     """
     ids, types = encoded["input_ids"], encoded["token_type_ids"]
     weight = model.bert.embeddings.word_embeddings.weight
@@ -118,21 +164,27 @@ def run_batched(model: nn.Module, forward: Callable[[dict[str, torch.Tensor]], t
 
     # 3. One forward call per batch, padded to the batch's longest sequence (dynamic padding); each
     #    output row is written to its sequence's row, which restores the input order.
+    def run(rows: list[int]) -> None:
+        with torch.inference_mode():  # per call: grad mode is per thread, and workers are threads
+            batch_lengths = torch.tensor([lengths[i] for i in rows])  # (B,)
+            T = int(batch_lengths[0])  # the longest in the batch, which comes first
+            input_ids = torch.tensor([ids[i] + [pad_id] * (T - lengths[i]) for i in rows])  # (B, T)
+            type_ids = torch.tensor([types[i] + [0] * (T - lengths[i]) for i in rows])  # (B, T)
+            attention_mask = (torch.arange(T)[None, :] < batch_lengths[:, None]).long()  # (B, T)
+            batch = {"input_ids": input_ids.to(device), "attention_mask": attention_mask.to(device),
+                     "token_type_ids": type_ids.to(device)}
+            # Written here, by the worker: an operation in the calling thread would wake its own
+            # intra-op threads, which then spin for a while on the cores the workers use (-20%).
+            out[torch.tensor(rows, device=device)] = forward(batch).to(out.dtype)  # (B, width)
+
+    batches = [order[start:start + batch_size] for start in starts]
+    workers = min(default_workers(device) if workers is None else workers, len(batches))
     was_training, had_sdpa = model.training, model.bert.use_sdpa
     model.eval()
     model.bert.use_sdpa = True
     try:
-        with torch.inference_mode():
-            for start in starts:
-                rows = order[start:start + batch_size]
-                batch_lengths = torch.tensor([lengths[i] for i in rows])  # (B,)
-                T = int(batch_lengths[0])  # the longest in the batch, which comes first
-                input_ids = torch.tensor([ids[i] + [pad_id] * (T - lengths[i]) for i in rows])  # (B, T)
-                type_ids = torch.tensor([types[i] + [0] * (T - lengths[i]) for i in rows])  # (B, T)
-                attention_mask = (torch.arange(T)[None, :] < batch_lengths[:, None]).long()  # (B, T)
-                batch = {"input_ids": input_ids.to(device), "attention_mask": attention_mask.to(device),
-                         "token_type_ids": type_ids.to(device)}
-                out[torch.tensor(rows, device=device)] = forward(batch).to(out.dtype)  # (B, width)
+        with in_parallel(workers) as map_batches:
+            for rows, _ in zip(batches, map_batches(run, batches)):
                 if bar is not None:
                     bar.update(len(rows))
     finally:

@@ -144,7 +144,7 @@ class CrossEncoder(nn.Module):
     def predict(self, pairs, batch_size: int = 32, activation: bool = True, convert_to: str = "numpy",
                 progress: bool | None = None, precision: str = "fp32", *, show_progress_bar: bool | None = None,
                 activation_fn=None, apply_softmax: bool = False, convert_to_numpy: bool = True,
-                convert_to_tensor: bool = False, device=None):
+                convert_to_tensor: bool = False, device=None, workers: int | None = None):
         """Scores for a list of ``(a, b)`` pairs: shape (N,) for one output, (N, num_labels) for k.
         One pair ``(a, b)`` on its own gives one score (a scalar, or a (k,) row), as in sentence-transformers.
 
@@ -155,7 +155,9 @@ class CrossEncoder(nn.Module):
         Batched the way ``SentenceBert.encode`` is (``minisbert/batching.py``; none of it changes a score
         beyond float rounding): pairs are batched in order of token count so each batch is padded only
         to its own longest pair, a pair that repeats (the same tokens) is scored once, no autograd graph
-        is recorded, and attention uses the fused kernel.
+        is recorded, attention uses the fused kernel, and on the CPU batches run side by side, one per
+        torch thread, each on one thread (``workers``: how many; None: ``torch.get_num_threads()`` on the
+        CPU, 1 on a GPU).
 
         ``precision``: ``"fp32"`` (the default, exact), ``"bf16"`` (the forward under ``torch.autocast``
         in bfloat16: matrix products in bf16, LayerNorm and softmax in fp32, fp32 scores out; fast on
@@ -174,6 +176,7 @@ class CrossEncoder(nn.Module):
                   and all(isinstance(x, str) for x in pairs))  # one pair, not a list of pairs
         pairs = check_pairs([pairs] if single else pairs)
         check_positive_int(batch_size, "batch_size")
+        check_positive_int(workers, "workers", allow_none=True)
         check_choice(convert_to, "convert_to", ("numpy", "torch"))
         for name, flag in (("apply_softmax", apply_softmax), ("convert_to_numpy", convert_to_numpy),
                            ("convert_to_tensor", convert_to_tensor), ("show_progress_bar", show_progress_bar)):
@@ -197,7 +200,7 @@ class CrossEncoder(nn.Module):
                       max_length=self.max_seq_length, return_tensors=None)
         logits = run_batched(self, forward, encoded, width=self.num_labels,
                              batch_size=batch_size, pad_id=tok.pad_token_id, deduplicate=self.deduplicate,
-                             progress=progress, desc="cross-encoder", unit="pair")  # (N, k)
+                             progress=progress, desc="cross-encoder", unit="pair", workers=workers)  # (N, k)
         out = logits
         if activation_fn is not None:
             out = activation_fn(out)  # (N, k)

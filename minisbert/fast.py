@@ -64,6 +64,7 @@ stays the default.
 from __future__ import annotations
 
 import functools
+import threading
 
 import torch
 import torch.nn.functional as F
@@ -167,6 +168,9 @@ class PreparedLayer:
         self.ffn_out = Linear(layer.output.dense.weight, layer.output.dense.bias, use_onednn, dtype)
 
 
+_PREPARING = threading.Lock()
+
+
 class PreparedWeights:
     """Every layer's ``PreparedLayer``, rebuilt for a layer whenever one of its weights changes.
 
@@ -198,8 +202,11 @@ class PreparedWeights:
         key = self._fingerprint(layer)
         cached = self._cache.get(i)
         if cached is None or cached[0] != key:
-            with torch.no_grad():
-                cached = self._cache[i] = (key, PreparedLayer(layer, self.use_onednn, self.dtype))
+            with _PREPARING:  # encode's worker threads (minisbert.batching) prepare a layer once
+                cached = self._cache.get(i)
+                if cached is None or cached[0] != key:
+                    with torch.no_grad():
+                        cached = self._cache[i] = (key, PreparedLayer(layer, self.use_onednn, self.dtype))
         return cached[1]
 
     def __getstate__(self):  # copies and pickles carry no prepared weights (oneDNN tensors cannot be pickled)

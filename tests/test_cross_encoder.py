@@ -184,6 +184,15 @@ def test_predict_does_not_depend_on_the_batch(real):
     assert not real.training  # predict restores the mode
 
 
+def test_predict_with_batches_side_by_side_scores_as_one_batch_at_a_time(real):
+    pairs = PAIRS * 4 + [(b, a) for a, b in PAIRS]
+    one_at_a_time = real.predict(pairs, batch_size=2, workers=1)
+    for workers in (2, 3):
+        assert np.abs(real.predict(pairs, batch_size=2, workers=workers) - one_at_a_time).max() <= TOL
+    with pytest.raises(ValueError, match="workers must be a positive int"):
+        real.predict(PAIRS, workers=0)
+
+
 @pytest.mark.parametrize("pairs, error, match", [
     ([("only one",)], TypeError, r"pairs\[0\] must be a 2-tuple"),
     ([("a", "b"), ("a", "b", "c")], TypeError, r"pairs\[1\] must be a 2-tuple \(a, b\) of strings, got a tuple of length 3"),

@@ -8,6 +8,7 @@ included (one sentence, every length 1..max, 512 tokens). Bad inputs raise what 
 
 from __future__ import annotations
 
+import time
 import warnings
 
 import pytest
@@ -377,3 +378,36 @@ def test_bad_precision_is_refused(tiny):
     ids, mask, types = random_batch([3])
     with torch.inference_mode(), pytest.raises(ValueError, match="precision"):
         FastEncoder(tiny)(ids, mask, types, precision="fp16")
+
+
+def test_threads_sharing_an_encoder_prepare_each_layer_once(tiny, monkeypatch):
+    """encode's workers (minisbert/batching.py) share one FastEncoder: the first call on each thread
+    finds the layers unprepared, and only one thread may prepare each (a lock in PreparedWeights)."""
+    import threading
+
+    import minisbert.fast as fast
+
+    model, encoder = encoder_on_a_copy(tiny)
+    built = []
+    barrier = threading.Barrier(4)
+
+    class Counted(fast.PreparedLayer):
+        def __init__(self, *args, **kwargs):
+            built.append(threading.get_ident())
+            time.sleep(0.01)  # a slow preparation: without the lock, the other threads would start their own
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(fast, "PreparedLayer", Counted)
+    ids, mask, types = random_batch([7, 3])
+    results = [None] * 4
+
+    def work(k):
+        barrier.wait()
+        with torch.inference_mode():
+            results[k] = encoder(ids, mask, types, precision="bf16")
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert len(built) == len(model.encoder.layer)  # 3 layers, each prepared once
+    assert all(torch.equal(r, results[0]) for r in results)

@@ -139,6 +139,19 @@ def test_order_is_restored_and_batching_does_not_matter(ours, sentences, our_vec
         assert np.abs(got - our_vectors[pick]).max() <= TOL
 
 
+@pytest.mark.parametrize("precision, tol", [("fp32", TOL), ("bf16", 1e-2)])  # bf16: tests/test_bf16.py's bound
+def test_batches_side_by_side_give_the_vectors_of_one_batch_at_a_time(ours, sentences, precision, tol):
+    picked = sentences[:400]
+    one_at_a_time = ours.encode(picked, precision=precision, workers=1)  # every thread on each batch
+    for workers in (2, 3):
+        got = ours.encode(picked, precision=precision, workers=workers)  # one thread per batch
+        # A product's sums may be split differently by one thread than by two: float rounding in fp32;
+        # in bf16 that rounding can flip the last bit of a bf16 activation, so the bound is bf16's.
+        assert np.abs(got - one_at_a_time).max() <= tol
+        # Whichever worker takes a batch computes it the same way: the same bits on every run.
+        assert np.array_equal(got, ours.encode(picked, precision=precision, workers=workers))
+
+
 def test_repeated_sentences_go_through_bert_once(ours, sentences, our_vectors, monkeypatch):
     ours = copy.deepcopy(ours)  # its forward is wrapped and deduplicate switched: not the shared model
     # Repeats, and a spelling the uncased tokenizer does not tell apart from sentence 0.
@@ -194,6 +207,9 @@ def test_bad_arguments(ours):
         ours.encode(["a"], batch_size=0)
     with pytest.raises(ValueError, match="convert_to"):
         ours.encode(["a"], convert_to="list")
+    for workers in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="workers must be a positive int"):
+            ours.encode(["a"], workers=workers)
 
 
 def test_long_inputs_are_truncated_like_sentence_transformers(ours, st):
