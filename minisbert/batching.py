@@ -87,12 +87,12 @@ def progress_bar(show: bool | None, steps: int | None, **tqdm_kwargs):
 # slower than one, so a (576-928, 1536) × (1536, 384) product ran at 1.3 TFLOP/s with one thread or
 # two, where a (960, 1536) one ran at 2.6). Batches are independent, so each worker thread takes whole
 # batches with one intra-op thread of its own (``torch.set_num_threads`` is per thread): every core
-# always has a batch, and no operation is split. On STSb test (2,551 distinct sentences, batch 32, a
-# 2-core Sapphire Rapids, torch 2.13): bf16 encode 2,870 → 3,580 sentences/s (+25%), fp32 1,035 →
-# 1,060 (+2%). A worker runs each batch the way a one-thread run does, so the result does not depend on
-# which worker took a batch (the products' sums may be split differently than with two threads: ~1e-7
-# in fp32). Threads and not processes: the operations release Python's lock, and the weights are
-# shared, not copied.
+# always has a batch, and no operation is split. On STSb test (batch 32, a 2-core Sapphire Rapids,
+# torch 2.13, four bench runs against workers=1 in the same run): bf16 encode +14-25%, fp32 +3-5%
+# (benchmarks/bench.py's one-worker rows). A worker runs each batch the way a one-thread run does, so
+# the result does not depend on which worker took a batch (the products' sums may be split differently
+# than with two threads: ~1e-7 in fp32). Threads and not processes: the operations release Python's
+# lock, and the weights are shared, not copied.
 
 
 def default_workers(device: torch.device) -> int:

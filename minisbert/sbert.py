@@ -192,7 +192,7 @@ class SentenceBert(nn.Module):
         * each distinct token sequence goes through BERT once (``self.deduplicate``, on by default); its
           repeats get a copy of its vector. 7.5% of the STS Benchmark test sentences are repeats.
         * on the CPU, batches run side by side, one per torch thread, each on one thread (``workers``;
-          ``minisbert/batching.py``): +25% in bf16 on a 2-core Sapphire Rapids, where oneDNN ran some
+          ``minisbert/batching.py``): +14-25% in bf16 on a 2-core Sapphire Rapids, where oneDNN ran some
           products of a two-thread batch on one core.
 
         ``batch_size`` is what it says: distinct sentences per forward pass (batches are not regrouped by
