@@ -17,10 +17,10 @@ included) at the same batch sizes, in one process, with the same torch threads:
 * ``hf-bert-mean``: transformers' ``BertModel`` with masked mean pooling written by hand, batches in
   input order: the loop most people write first;
 * what a user could pick instead of fp32 (``benchmarks/precisions.py``): ``minisbert-bf16``
-  (``encode(precision="bf16")``, and ``minisbert-bf16-one-worker``), ``torch-int8`` (torch dynamic int8 on the Linears), ``onnxruntime-fp32``
-  and ``onnxruntime-int8`` (the model exported with mean pooling and normalisation, in this run, and its
-  dynamic int8 quantization). Every row gives its precision, max |Δ| against sentence-transformers fp32
-  and the STSb test Spearman (×100) of its vectors.
+  (``encode(precision="bf16")``, and ``minisbert-bf16-one-worker``), ``torch-int8`` (torch dynamic int8
+  on the Linears), ``onnxruntime-fp32`` and ``onnxruntime-int8`` (the model exported with mean pooling
+  and normalisation, in this run, and its dynamic int8 quantization). Every row gives its precision,
+  max |Δ| against sentence-transformers fp32 and the STSb test Spearman (×100) of its vectors.
 
 Throughput is the best of ``--repeats`` timed runs after a warm-up (the minimum is the run least
 disturbed by other work on the machine), with the systems interleaved so that slow drift hits all of
@@ -71,8 +71,9 @@ REPO = Path(__file__).resolve().parent.parent
 SYSTEMS = ("minisbert", "minisbert-no-dedup", "minisbert-one-worker", "sentence-transformers", "hf-bert-mean",
            "minisbert-plain", "minisbert-bf16", "minisbert-bf16-one-worker", "torch-int8", "onnxruntime-fp32",
            "onnxruntime-int8")
-DEFAULT_SYSTEMS = ("sentence-transformers", "minisbert", "minisbert-no-dedup", "minisbert-one-worker", "minisbert-bf16",
-                   "minisbert-bf16-one-worker", "hf-bert-mean", "torch-int8", "onnxruntime-fp32", "onnxruntime-int8")
+DEFAULT_SYSTEMS = ("sentence-transformers", "minisbert", "minisbert-no-dedup", "minisbert-one-worker",
+                   "minisbert-bf16", "minisbert-bf16-one-worker", "hf-bert-mean", "torch-int8", "onnxruntime-fp32",
+                   "onnxruntime-int8")
 TRAINERS = ("minisbert", "minisbert-bf16", "sentence-transformers")  # systems that have a training step
 HELP = "encode throughput and peak memory vs sentence-transformers and HF, training steps/s"
 

@@ -22,8 +22,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-PRECISION = {"minisbert": "fp32", "minisbert-no-dedup": "fp32", "minisbert-one-worker": "fp32", "minisbert-plain": "fp32",
-             "minisbert-bf16": "bf16", "minisbert-bf16-one-worker": "bf16",
+PRECISION = {"minisbert": "fp32", "minisbert-no-dedup": "fp32", "minisbert-one-worker": "fp32",
+             "minisbert-plain": "fp32", "minisbert-bf16": "bf16", "minisbert-bf16-one-worker": "bf16",
              "sentence-transformers": "fp32", "hf-bert-mean": "fp32", "torch-int8": "int8 (dynamic)",
              "onnxruntime-fp32": "fp32", "onnxruntime-int8": "int8 (dynamic)"}
 ONNX_SYSTEMS = ("onnxruntime-fp32", "onnxruntime-int8")

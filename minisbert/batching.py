@@ -136,7 +136,7 @@ def run_batched(model: nn.Module, forward: Callable[[dict[str, torch.Tensor]], t
         progress: a tqdm bar; ``None`` shows one when the run is long (``show_progress``).
         desc, unit: the bar's label and unit.
         workers: how many batches run at once, each on one CPU thread (``in_parallel``); None:
-            ``default_workers(device)``. Must be set up by the caller (``check_positive_int``).
+            ``default_workers(device)``. The caller checks it (``check_positive_int``).
     """
     ids, types = encoded["input_ids"], encoded["token_type_ids"]
     weight = model.bert.embeddings.word_embeddings.weight

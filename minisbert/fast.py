@@ -168,6 +168,8 @@ class PreparedLayer:
         self.ffn_out = Linear(layer.output.dense.weight, layer.output.dense.bias, use_onednn, dtype)
 
 
+#: Held while a layer is prepared: encode's worker threads (minisbert/batching.py) share one encoder, and
+#: their first batches would otherwise each prepare the same layer.
 _PREPARING = threading.Lock()
 
 
@@ -202,8 +204,8 @@ class PreparedWeights:
         key = self._fingerprint(layer)
         cached = self._cache.get(i)
         if cached is None or cached[0] != key:
-            with _PREPARING:  # encode's worker threads (minisbert.batching) prepare a layer once
-                cached = self._cache.get(i)
+            with _PREPARING:
+                cached = self._cache.get(i)  # another thread may have prepared it while this one waited
                 if cached is None or cached[0] != key:
                     with torch.no_grad():
                         cached = self._cache[i] = (key, PreparedLayer(layer, self.use_onednn, self.dtype))

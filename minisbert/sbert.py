@@ -158,7 +158,7 @@ class SentenceBert(nn.Module):
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
                 return self._pooled(batch).float()
         return self._fast_encoder()(batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids"),
-                          pooling=self.pooling.mode, precision=precision)
+                                    pooling=self.pooling.mode, precision=precision)
 
     def _fast_encoder(self):
         """The ``FastEncoder`` of this model's BERT, made on first use (and again after a new ``.bert``)."""

@@ -61,7 +61,7 @@ def test_default_workers_follow_the_device():
 
 
 class RowSum(nn.Module):
-    """A model for run_batched: the sum of each row's ids, with the attributes run_batched sets and restores."""
+    """A model for run_batched: each row's id sum and length, and the attributes run_batched switches."""
 
     def __init__(self):
         super().__init__()
@@ -102,6 +102,6 @@ def test_run_batched_stops_at_a_failing_batch_and_restores_the_model():
     ids = [[1] * (1 + i % 5) for i in range(40)]
     encoded = {"input_ids": ids, "token_type_ids": [[0] * len(x) for x in ids]}
     with pytest.raises(ValueError, match="length 3"):
-        run_batched(model, forward, encoded, width=2, batch_size=2, pad_id=0, deduplicate=False, progress=False,
-                    workers=2)
+        run_batched(model, forward, encoded, width=2, batch_size=2, pad_id=0, deduplicate=False,
+                    progress=False, workers=2)
     assert model.training and model.bert.use_sdpa is False
