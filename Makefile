@@ -1,6 +1,7 @@
 # Two commands on a fresh machine:
 #   make demo   set everything up (.venv, CPU torch, minisbert and its test extras, the weights), run the demo
 #   make test   the same set-up, then every test (notebooks included); this is what CI runs
+# and for a student: make lab, JupyterLab on the notebooks (notebooks/README.md is the course map)
 # and while working: make test-fast, the tests marked fast (tiny models, tokenizer, ...), about a minute
 
 PYTHON ?= python3
@@ -16,7 +17,7 @@ ifneq ($(wildcard ../shared/data),)
 export MINISBERT_DATA ?= $(abspath ../shared/data)
 endif
 
-.PHONY: setup browser demo test test-fast bench weights notebooks notebooks-sync clean
+.PHONY: setup browser demo test test-fast bench weights notebooks notebooks-sync lab clean
 
 setup: $(VENV)/.installed weights browser
 
@@ -32,7 +33,7 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH)
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[test,bench,notebooks]'
 	$(BIN)/python -m ipykernel install --prefix $(VENV) --name python3 > /dev/null
 	touch $@
 
@@ -58,6 +59,11 @@ notebooks: setup
 
 notebooks-sync: $(VENV)/.installed
 	$(BIN)/jupytext --sync notebooks/[0-9][0-9]_*.py
+
+# JupyterLab on the notebooks, with the weights fetched (the data comes from ../shared/data or MINISBERT_DATA,
+# else `python -m minisbert fetch stsb|sick|snli`).
+lab: $(VENV)/.installed weights
+	cd notebooks && ../$(BIN)/jupyter lab
 
 clean:
 	rm -rf $(VENV) weights/$(MODEL) .pytest_cache

@@ -6,18 +6,18 @@
 Three systems encode the same STS Benchmark test sentences (all 2 × 1,379 = 2,758 of them, repeats
 included) at the same batch sizes, in one process, with the same torch threads:
 
-* ``minisbert``: ``SentenceBert.encode`` (the fast inference path of ``minisbert/fast.py``, its default);
+* ``minisbert``: ``SentenceBert.encode`` (the fast inference path of ``minisbert/speed/fast.py``, its default);
 * ``minisbert-no-dedup``: the same with ``deduplicate = False``: every input sentence goes through BERT,
   repeats included, as in the other systems: the same forward work, the fairest ratio for the model
   itself (``minisbert`` encodes each distinct sentence once; 7.5% of these sentences are repeats);
 * ``minisbert-one-worker``: the same with ``workers=1``: one batch at a time, every thread on it, where
-  ``encode`` by default runs one batch per thread side by side (``minisbert/batching.py``);
+  ``encode`` by default runs one batch per thread side by side (``minisbert/speed/batching.py``);
 * ``minisbert-plain`` (only with ``--systems``): ``fast_inference = False`` too, the plain forward;
 * ``sentence-transformers``: ``SentenceTransformer.encode`` (sorts by characters, dynamic padding);
 * ``hf-bert-mean``: transformers' ``BertModel`` with masked mean pooling written by hand, batches in
   input order: the loop most people write first;
 * what a user could pick instead of fp32 (``benchmarks/precisions.py``): ``minisbert-bf16``
-  (``encode(precision="bf16")``, and ``minisbert-bf16-one-worker``), ``torch-int8`` (torch dynamic int8
+  (``encode(compute="bf16")``, and ``minisbert-bf16-one-worker``), ``torch-int8`` (torch dynamic int8
   on the Linears), ``onnxruntime-fp32`` and ``onnxruntime-int8`` (the model exported with mean pooling
   and normalisation, in this run, and its dynamic int8 quantization). Every row gives its precision,
   max |Δ| against sentence-transformers fp32 and the STSb test Spearman (×100) of its vectors.
@@ -41,7 +41,7 @@ Training: ``--train-steps`` steps of the regression objective (cosine similarity
 batch 16 STS Benchmark train pairs, AdamW (lr 2e-5, decay 0.01 except biases and LayerNorm, fused where
 torch has it), gradient clipping at 1.0, dropout on: minisbert's ``RegressionObjective`` (fp32, and bf16
 under autocast as ``train --precision bf16`` runs it) against sentence-transformers' model with its
-``CosineSimilarityLoss`` in fp32. minisbert runs ``minisbert.train.training_step`` on a model set up by
+``CosineSimilarityLoss`` in fp32. minisbert runs ``minisbert.training.training_step`` on a model set up by
 ``set_up_for_training``, as ``train`` does (packed tokens, one forward for both columns, a sparse
 word-embedding gradient); sentence-transformers runs the same loop written out (tokenize, forward,
 loss, backward, clip, step). Best of ``--repeats`` timed runs after 2 warm-up steps. Then, so that speed
@@ -158,7 +158,7 @@ def max_seq_length(folder) -> int:
 
 
 def load_sentences(data_dir, limit):
-    from minisbert.data import load_stsb
+    from minisbert.io.data import load_stsb
 
     pairs = load_stsb("test", data_dir)
     sentences = [s for p in pairs for s in (p.sentence1, p.sentence2)]
@@ -236,7 +236,7 @@ def measure_memory(system, folder, batch_size, data_dir, limit, device="cpu", th
 
 def training_step(loss_of, parameters, optimizer):
     """step(examples) -> loss: forward, backward, clip the gradient norm at 1.0, AdamW step (for
-    sentence-transformers; minisbert's trainers call ``minisbert.train.training_step``)."""
+    sentence-transformers; minisbert's trainers call ``minisbert.training.training_step``)."""
     from torch import nn
 
     parameters = list(parameters)
@@ -259,17 +259,18 @@ def make_trainer(system: str, folder, device: str = "cpu"):
     import torch
 
     from minisbert import SentenceBert
-    from minisbert.train import TrainConfig, make_optimizer
+    from minisbert.optimization import make_optimizer
+    from minisbert.training import TrainConfig
 
     if system in ("minisbert", "minisbert-bf16"):  # training never uses the fast inference path
         from minisbert.objectives import RegressionObjective
-        from minisbert.train import set_up_for_training
-        from minisbert.train import training_step as minisbert_step
+        from minisbert.speed.training import set_up_for_training
+        from minisbert.training import training_step as minisbert_step
 
         objective = RegressionObjective(SentenceBert.from_pretrained(folder).to(device))
         config = TrainConfig(precision="bf16" if system == "minisbert-bf16" else "fp32")
         optimizer = make_optimizer(objective, config)[0]
-        set_up_for_training(objective, config, optimizer)  # as minisbert.train.train sets the model up
+        set_up_for_training(objective, config, optimizer)  # as minisbert.training.train sets the model up
         constant = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)  # lr 2e-5, as for ST
 
         def step(examples):  # minisbert.train's own step: forward (autocast in bf16), backward, clip, AdamW
@@ -331,7 +332,7 @@ def train_and_score(systems, folder, data_dir, device, steps, batch_size=16) -> 
     """STSb test Spearman ×100 of each trainer after ``steps`` steps of the short fixed recipe."""
     import torch
 
-    from minisbert.data import load_stsb
+    from minisbert.io.data import load_stsb
     from minisbert.examples import stsb_regression
 
     examples = stsb_regression("train", data_dir)
@@ -386,7 +387,7 @@ def check_args(args) -> None:
 def describe(folder, sentences, device: str, repeats: int) -> dict:
     """Print the machine, the data and the model's roofline; return what the table needs of them."""
     from minisbert import SentenceBert
-    from minisbert.hardware import FLAGS, choose_precision
+    from minisbert.speed.hardware import FLAGS, choose_precision
 
     # Tokens actually encoded (after truncation): the same for all, which share one vocabulary.
     ours = SentenceBert.from_pretrained(folder)
@@ -478,11 +479,11 @@ def table(systems, batch_sizes, runs, vectors, memory, setup, n_sentences, devic
 def run(args) -> int:
     import torch
 
-    from minisbert.data import load_stsb, resolve_data_dir
-    from minisbert.files import write_json
+    from minisbert.io.data import load_stsb, resolve_data_dir
+    from minisbert.io.files import write_json
 
     from .precisions import PRECISION
-    from minisbert.weights import resolve_model_dir
+    from minisbert.io.weights import resolve_model_dir
 
     check_args(args)
     if args.threads is not None:

@@ -114,7 +114,7 @@ def mining_sentences(n: int | None = None, data_dir=None, seed: int = 0) -> list
     The first n of one shuffled list, so the set for a smaller n is part of the set for a larger one.
     ``n=None`` returns them all (21,563 with the standard files).
     """
-    from minisbert.data import load_sick, load_stsb
+    from minisbert.io.data import load_sick, load_stsb
 
     seen: dict[str, None] = {}  # insertion-ordered set: file order, then the seeded shuffle
     for split in ("train", "dev", "test"):
@@ -394,7 +394,7 @@ def plot_cost(report: CostReport, path: str | Path) -> Path:
     matplotlib.use("Agg")  # no display needed: write the file only
     import matplotlib.pyplot as plt
 
-    from minisbert.files import atomic_write
+    from minisbert.io.files import atomic_write
 
     ns = [r.n for r in report.rows]
     bi = [r.bi_seconds for r in report.rows]
@@ -443,7 +443,7 @@ def plot_cost(report: CostReport, path: str | Path) -> Path:
 
 def write_outputs(report: CostReport, out_dir: str | Path) -> dict[str, Path]:
     """cost.md (the table), cost.json (every number) and cost.png (the plot) in ``out_dir``."""
-    from minisbert.files import write_text
+    from minisbert.io.files import write_text
 
     out = Path(out_dir)
     paths = {"table": out / "cost.md", "json": out / "cost.json", "plot": out / "cost.png"}
@@ -495,7 +495,7 @@ def check_args(args) -> None:
 
 def choose_cross_encoder(cross_model, bi_folder) -> tuple[Path, str]:
     """The cross-encoder's folder and why it was taken: --cross-model, the trained one, or the bi-encoder's."""
-    from minisbert.weights import resolve_model_dir
+    from minisbert.io.weights import resolve_model_dir
 
     if cross_model is not None:
         return resolve_model_dir(cross_model), "given by --cross-model"
@@ -519,7 +519,7 @@ def run(args) -> int:
 
     from minisbert import SentenceBert
     from minisbert.cross_encoder import CrossEncoder, has_head
-    from minisbert.weights import resolve_model_dir
+    from minisbert.io.weights import resolve_model_dir
 
     from .machine import machine_description
 

@@ -15,7 +15,7 @@ def machine_description(device: str = "cpu") -> dict:
     """CPU model and flags, logical and usable CPUs, torch's CPU capability and threads, versions (and GPU)."""
     import torch
 
-    from minisbert.hardware import FLAGS, cpu_flags, cpu_name
+    from minisbert.speed.hardware import FLAGS, cpu_flags, cpu_name
 
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     versions = {"torch": torch.__version__, "python": platform.python_version()}

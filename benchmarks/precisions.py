@@ -3,7 +3,7 @@
 The encoders of ``benchmarks/bench.py``'s extra rows, each a function (sentences, batch_size) -> (N, H)
 float32 array of unit vectors, built from the same model folder:
 
-* ``minisbert-bf16``: ``SentenceBert.encode(..., precision="bf16")`` (minisbert/fast.py in bf16), and
+* ``minisbert-bf16``: ``SentenceBert.encode(..., compute="bf16")`` (minisbert/speed/fast.py in bf16), and
   ``minisbert-bf16-one-worker`` the same with ``workers=1`` (one batch at a time on every thread);
 * ``torch-int8``: minisbert's plain forward with every ``nn.Linear`` of the encoder replaced by
   ``torch.ao.quantization.quantize_dynamic`` (int8 weights, activations quantized per batch at run time);
@@ -37,7 +37,7 @@ def make_precision_encoder(system: str, folder, device: str = "cpu"):
         model = SentenceBert.from_pretrained(folder).to(device)
         workers = 1 if system == "minisbert-bf16-one-worker" else None  # one batch at a time, on every thread
         return lambda sentences, bs: model.encode(sentences, batch_size=bs, normalize=True, progress=False,
-                                                  precision="bf16", workers=workers)
+                                                  compute="bf16", workers=workers)
     if system == "torch-int8":
         if device != "cpu":
             raise ValueError("torch dynamic int8 (quantize_dynamic) runs on the CPU only")
@@ -120,7 +120,7 @@ def onnx_encoder(folder, quantized: bool = False, device: str = "cpu"):
     import torch
 
     from minisbert.tokenizer import load_tokenizer
-    from minisbert.weights import resolve_model_dir
+    from minisbert.io.weights import resolve_model_dir
 
     from .bench import max_seq_length
 

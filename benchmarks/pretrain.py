@@ -31,12 +31,12 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from minisbert import BertForPreTraining  # noqa: E402
-from minisbert.data import resolve_data_dir  # noqa: E402
-from minisbert.files import write_json  # noqa: E402
-from minisbert.hardware import describe_cpu, has_bf16  # noqa: E402
-from minisbert.pretrain import PretrainConfig, bert_config, prepare_data, to_batch  # noqa: E402
+from minisbert.io.data import resolve_data_dir  # noqa: E402
+from minisbert.io.files import write_json  # noqa: E402
+from minisbert.speed.hardware import describe_cpu, has_bf16  # noqa: E402
+from minisbert.pretraining import PretrainConfig, bert_config, prepare_data, to_batch  # noqa: E402
 from minisbert.tokenizer import load_tokenizer  # noqa: E402
-from minisbert.weights import resolve_model_dir  # noqa: E402
+from minisbert.io.weights import resolve_model_dir  # noqa: E402
 
 from .machine import machine_description  # noqa: E402
 

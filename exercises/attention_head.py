@@ -34,5 +34,8 @@ def attention_head(x, wq, bq, wk, bk, wv, bv, mask):
         - ``q @ k.transpose(-2, -1)`` gives (B, T, T): row i holds query i's score against every key.
         - ``scores.masked_fill(mask[:, None, :] == 0, float("-inf"))`` broadcasts the key mask over
           the queries.
+
+    Write it yourself: ``F.scaled_dot_product_attention`` and ``nn.MultiheadAttention`` do it whole, and
+    the grader flags them in the report (your teacher may forbid them).
     """
     raise NotImplementedError

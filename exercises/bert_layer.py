@@ -41,5 +41,8 @@ def bert_layer(x, layer_weights, mask, num_heads):
         - You may paste in your multi_head_attention, or import it: the grader puts the exercise folder
           on the path, so ``from multi_head_attention import multi_head_attention`` works.
         - ``torch.nn.functional.gelu(t)`` is the erf form; ``approximate="tanh"`` is not.
+
+    Write it yourself: ``nn.TransformerEncoderLayer``, ``F.scaled_dot_product_attention`` and
+    ``F.layer_norm`` / ``nn.LayerNorm`` are flagged in the report (your teacher may forbid them).
     """
     raise NotImplementedError

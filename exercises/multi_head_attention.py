@@ -37,5 +37,8 @@ def multi_head_attention(x, layer_weights, mask, num_heads):
     Hints:
         - ``t.view(B, T, nh, d).transpose(1, 2)`` splits; ``c.transpose(1, 2).reshape(B, T, H)`` merges.
         - √d uses the head size d, not H.
+
+    Write it yourself: ``F.scaled_dot_product_attention`` and ``nn.MultiheadAttention`` do it whole, and
+    the grader flags them in the report (your teacher may forbid them).
     """
     raise NotImplementedError

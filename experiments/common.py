@@ -19,8 +19,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch  # noqa: E402
 
-from minisbert.data import resolve_data_dir  # noqa: E402
-from minisbert.files import write_json  # noqa: E402
+from minisbert.io.data import resolve_data_dir  # noqa: E402
+from minisbert.io.files import write_json  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "experiments" / "results"

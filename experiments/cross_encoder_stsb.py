@@ -7,7 +7,7 @@ needs one BERT pass per pair; SBERT needs one per sentence).
 Recipe: the cross-encoder starts from all-MiniLM-L6-v2's BERT weights (the same encoder the bi-encoder
 uses) with a new one-output head on the pooled [CLS] (``minisbert.cross_encoder``); it is trained on
 STSb train with binary cross-entropy against score / 5, each pair in both orders (what
-sentence-transformers' STSb cross-encoder example does), through ``minisbert.train.train``: AdamW,
+sentence-transformers' STSb cross-encoder example does), through ``minisbert.training.train``: AdamW,
 lr 2e-5, batch 16, warm-up over 10% of the steps, gradient clipping at 1, seed 0. The epoch with the
 best dev Spearman is kept.
 
@@ -29,12 +29,12 @@ from pathlib import Path
 import torch
 
 from minisbert.cross_encoder import CrossEncoder, CrossEncoderObjective
-from minisbert.data import load_stsb
+from minisbert.io.data import load_stsb
 from minisbert.evaluate import evaluate_split, pearson, spearman
 from minisbert.examples import PairExample, stsb_regression
-from minisbert.files import read_json, write_json, write_text
+from minisbert.io.files import read_json, write_json, write_text
 from minisbert.sbert import SentenceBert
-from minisbert.train import TrainConfig, train
+from minisbert.training import TrainConfig, train
 
 REPO = Path(__file__).resolve().parent.parent
 

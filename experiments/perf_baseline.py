@@ -4,7 +4,7 @@ STS Benchmark test from $MINISBERT_DATA; run from the repository root: python ex
 """
 import time
 import torch
-from minisbert.data import load_stsb
+from minisbert.io.data import load_stsb
 from minisbert.sbert import SentenceBert
 
 pairs = load_stsb("test")  # from $MINISBERT_DATA

@@ -3,9 +3,9 @@
 STS Benchmark test from $MINISBERT_DATA; output recorded in experiments/results/perf_bf16.txt.
 """
 import time, torch, numpy as np
-from minisbert.data import load_stsb
+from minisbert.io.data import load_stsb
 from minisbert.sbert import SentenceBert
-from minisbert.fast import FastEncoder
+from minisbert.speed.fast import FastEncoder
 S = [s for p in load_stsb("test") for s in (p.sentence1, p.sentence2)][:512]
 sb = SentenceBert.from_pretrained("all-MiniLM-L6-v2")
 fast = FastEncoder(sb.bert)

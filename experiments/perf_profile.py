@@ -6,9 +6,9 @@ output recorded in experiments/results/perf_profile.txt.
 """
 import sys
 from torch.profiler import profile, ProfilerActivity
-from minisbert.data import load_stsb
+from minisbert.io.data import load_stsb
 from minisbert.sbert import SentenceBert
-from minisbert.fast import FastEncoder
+from minisbert.speed.fast import FastEncoder
 
 S = [s for p in load_stsb("test") for s in (p.sentence1, p.sentence2)]
 sb = SentenceBert.from_pretrained("all-MiniLM-L6-v2")

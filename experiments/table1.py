@@ -33,17 +33,17 @@ import numpy as np
 import torch
 
 from minisbert import BertModel, SentenceBert
-from minisbert.corpus import held_out_sentences, write_train_sentences
-from minisbert.data import SNLI_LABELS, load_sick, load_snli, load_stsb
+from minisbert.io.corpus import held_out_sentences, write_train_sentences
+from minisbert.io.data import SNLI_LABELS, load_sick, load_snli, load_stsb
 from minisbert.evaluate import evaluate_sts
 from minisbert.examples import PairExample
-from minisbert.files import write_json
-from minisbert.hardware import choose_precision, describe_cpu
+from minisbert.io.files import write_json
+from minisbert.speed.hardware import choose_precision, describe_cpu
 from minisbert.objectives import ClassificationObjective
-from minisbert.pretrain import PRETRAIN_LOG, PretrainConfig, bert_config, pretrain
+from minisbert.pretraining import PRETRAIN_LOG, PretrainConfig, bert_config, pretrain
 from minisbert.tokenizer import load_tokenizer
-from minisbert.train import TrainConfig, train
-from minisbert.weights import resolve_model_dir
+from minisbert.training import TrainConfig, train
+from minisbert.io.weights import resolve_model_dir
 
 PAPER = {"Avg. GloVe embeddings": 58.02, "Avg. BERT embeddings": 46.35, "BERT CLS-vector": 16.50,
          "InferSent - GloVe": 68.03, "SBERT-NLI-base": 77.03}
@@ -156,8 +156,8 @@ def main(argv=None) -> int:
     p.add_argument("--batch-size", type=int, default=32, help="pre-training batch (default 32)")
     p.add_argument("--lr", type=float, default=5e-4, help="pre-training peak learning rate")
     p.add_argument("--dropout", type=float, default=0.0,
-                   help="dropout while pre-training (default 0: two passes over the corpus, see README)")
-    p.add_argument("--nli-lr", type=float, default=3e-4, help="SBERT learning rate (default 3e-4, see README)")
+                   help="dropout while pre-training (default 0: two passes over the corpus, see docs/pretraining.md)")
+    p.add_argument("--nli-lr", type=float, default=3e-4, help="SBERT learning rate (default 3e-4, see docs/pretraining.md)")
     p.add_argument("--paper-lr", action=argparse.BooleanOptionalAction, default=True,
                    help="also train at the paper's 2e-5 (step e)")
     p.add_argument("--out", default=str(REPO / "runs" / "table1"), help="folder for the models and caches")

@@ -1,6 +1,6 @@
 """Classification objective on SICK (3 labels): a recipe that beats sentence-transformers' SoftmaxLoss.
 
-Reference numbers measured with sentence-transformers and all-MiniLM-L6-v2 on this machine (issue 4):
+Reference numbers measured with sentence-transformers and all-MiniLM-L6-v2 on this machine:
 
     SoftmaxLoss, 1 epoch, lr 2e-5 for everything           58.6% SICK test accuracy (SICK-R 77.15 -> 45.74)
     the head at lr 1e-3, 2 epochs                            82.0%
@@ -34,12 +34,12 @@ from common import REPO, log, machine, setup, write_results  # first: sets OMP_W
 
 import torch
 
-from minisbert.data import SICK_LABELS
+from minisbert.io.data import SICK_LABELS
 from minisbert.evaluate import evaluate_sts
 from minisbert.examples import sick_classification, sick_regression
 from minisbert.objectives import ClassificationObjective
 from minisbert.sbert import SentenceBert
-from minisbert.train import TrainConfig, accuracy_dev, train
+from minisbert.training import TrainConfig, accuracy_dev, train
 
 SEED = 0
 PARTS = ("u", "v", "|u-v|", "u*v")

@@ -18,7 +18,7 @@ from minisbert.evaluate import evaluate_sts
 from minisbert.examples import sick_regression, sick_triplets
 from minisbert.objectives import TripletObjective
 from minisbert.sbert import SentenceBert
-from minisbert.train import TrainConfig, sts_dev, train
+from minisbert.training import TrainConfig, sts_dev, train
 
 SEED = 0
 EPOCHS = 1

@@ -32,7 +32,7 @@ from minisbert.evaluate import evaluate_sts
 from minisbert.examples import stsb_regression
 from minisbert.objectives import RegressionObjective
 from minisbert.sbert import SentenceBert
-from minisbert.train import TrainConfig, sts_dev, train
+from minisbert.training import TrainConfig, sts_dev, train
 
 SEED = 0
 

@@ -13,7 +13,7 @@ Understanding" (https://arxiv.org/abs/1810.04805), on the Transformer encoder of
 
 Every module and attribute is named after the checkpoint key it holds (``encoder.layer.3.attention.self.
 query.weight`` is ``model.encoder.layer[3].attention.self.query.weight``), so loading a checkpoint is a
-strict one-to-one copy (see ``minisbert/weights.py``). Three numerical details decide whether the result
+strict one-to-one copy (see ``minisbert/io/weights.py``). Three numerical details decide whether the result
 matches the reference to 1e-6 or only to 1e-3:
 
 * LayerNorm eps is 1e-12 (the TensorFlow value the weights were trained with), not PyTorch's 1e-5;
@@ -37,6 +37,7 @@ from torch import nn
 
 from .checks import check_probability
 from .config import BertConfig
+from .io.weights import check_config_matches_header, check_safetensors_header, load_model_weights, resolve_model_dir, save_model_weights
 
 
 def gelu(x: torch.Tensor) -> torch.Tensor:
@@ -123,7 +124,7 @@ class BertSelfAttention(nn.Module):
 
     def attend(self, q, k, v, key_mask: torch.Tensor, output_attentions: bool = False):
         """softmax(q kᵀ / √d + mask) v for q, k, v of shape (B, nh, T, hs); also called by
-        ``minisbert.packed``. Returns the context (B, nh, T, hs) and, with output_attentions, the weights."""
+        ``minisbert.speed.packed``. Returns the context (B, nh, T, hs) and, with output_attentions, the weights."""
         if self.use_sdpa and not output_attentions:
             # One fused kernel, the same maths as below (it never materialises the weights, so a call
             # that asks for them takes the plain path).
@@ -345,16 +346,18 @@ class BertModel(nn.Module):
 
         ``folder`` may also be a known model name (``all-MiniLM-L6-v2``) fetched under ``weights/``.
         """
-        from .weights import load_model_weights, resolve_model_dir
 
         folder = resolve_model_dir(folder)
-        model = cls(BertConfig.from_json(folder / "config.json"))
+        config = BertConfig.from_json(folder / "config.json")
+        check_config_matches_header(config, folder / "model.safetensors")  # before allocating the model
+        # A BERT pre-trained with masked LM alone (RoBERTa's way, no next-sentence task) has no pooler.
+        pooler = any(key.endswith("pooler.dense.weight") for key in check_safetensors_header(folder / "model.safetensors"))
+        model = cls(config, add_pooling_layer=pooler)
         load_model_weights(model, folder / "model.safetensors")
         return model.eval()
 
     def save_pretrained(self, folder: str | Path) -> None:
         """Write ``config.json`` and ``model.safetensors`` (loadable by this class and by transformers)."""
-        from .weights import save_model_weights
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
@@ -489,10 +492,11 @@ class BertForPreTraining(nn.Module):
     @classmethod
     def from_pretrained(cls, folder: str | Path):
         """Build from a folder with ``config.json`` and ``model.safetensors`` holding the heads, in eval mode."""
-        from .weights import load_model_weights, resolve_model_dir
 
         folder = resolve_model_dir(folder)
-        model = cls(BertConfig.from_json(folder / "config.json"))
+        config = BertConfig.from_json(folder / "config.json")
+        check_config_matches_header(config, folder / "model.safetensors")  # before allocating the model
+        model = cls(config)
         load_model_weights(model, folder / "model.safetensors", key_map=model.checkpoint_key)
         return model.eval()
 
@@ -510,7 +514,6 @@ class BertForPreTraining(nn.Module):
 
     def save_pretrained(self, folder: str | Path) -> None:
         """Write ``config.json`` and ``model.safetensors``, loadable by transformers' class of the same name."""
-        from .weights import save_model_weights
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)

@@ -12,8 +12,10 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from .checks import check_positive_int
-from .files import read_json, write_json
+import math
+
+from .checks import check_positive_int, is_int, is_number
+from .io.files import read_json, write_json
 
 
 @dataclass
@@ -43,6 +45,21 @@ class BertConfig:
             )
         if self.hidden_act not in ("gelu",):
             raise ValueError(f"BertConfig.hidden_act {self.hidden_act!r} is not supported; use 'gelu'")
+        # Numbers that are not numbers (NaN, Inf) or out of range give NaN outputs, not an error: refuse them.
+        ranges = {"layer_norm_eps": (0, 1, "a number in (0, 1)"),  # 0 divides by zero on a constant vector
+                  "hidden_dropout_prob": (None, 1, "a number in [0, 1)"),
+                  "attention_probs_dropout_prob": (None, 1, "a number in [0, 1)"),
+                  "initializer_range": (None, math.inf, "a finite number >= 0")}
+        for name, (above, below, what) in ranges.items():
+            value = getattr(self, name)
+            ok = is_number(value) and math.isfinite(value) and value < below and (
+                value > above if above is not None else value >= 0)
+            if not ok:
+                raise ValueError(f"BertConfig.{name} must be {what}, got {value!r}")
+        pad = self.pad_token_id
+        if pad is not None and not (is_int(pad) and 0 <= pad < self.vocab_size):
+            raise ValueError(f"BertConfig.pad_token_id must be an id in [0, vocab_size={self.vocab_size}), "
+                             f"got {self.pad_token_id!r}")
 
     @property
     def head_size(self) -> int:
@@ -66,7 +83,10 @@ class BertConfig:
         values = read_json(path)
         if not isinstance(values, dict):
             raise ValueError(f"{path} must hold a JSON object, got {type(values).__name__}")
-        return cls.from_dict(values)
+        try:
+            return cls.from_dict(values)
+        except (TypeError, ValueError) as e:  # name the file: the message alone says only which field
+            raise ValueError(f"{path}: {e}") from None
 
     def to_dict(self, architectures: list[str] | None = None) -> dict:
         # The keys transformers expects too, so a saved folder loads with transformers' BertModel.

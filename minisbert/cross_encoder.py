@@ -27,7 +27,7 @@ sentence-transformers' ``CrossEncoder``::
 One output (``num_labels=1``) is a similarity score; ``predict`` passes it through a sigmoid, so
 scores lie in [0, 1]. k outputs are the logits of k labels (e.g. SICK's entailment labels).
 
-Training (``CrossEncoderObjective`` with ``minisbert.train.train``): for one output the loss is binary
+Training (``CrossEncoderObjective`` with ``minisbert.training.train``): for one output the loss is binary
 cross-entropy on the logit against the gold score scaled to [0, 1] (STSb: score / 5), what
 sentence-transformers' ``BinaryCrossEntropyLoss`` and its STSb cross-encoder example use. Why BCE and
 not squared error after the sigmoid: the gradient of BCE-with-logits with respect to the logit is
@@ -39,6 +39,7 @@ simply ``sigmoid(z) - y``, while squared error on ``sigmoid(z)`` multiplies that
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -46,16 +47,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .batching import run_batched
+from .speed.batching import run_batched
 from .bert import BertModel
 from .checks import (check_choice, check_int_range, check_optional_bool, check_pairs, check_positive_int,
                      check_texts, is_number)
 from .config import BertConfig
 from .examples import PairExample, check_examples_list
-from .files import read_json, write_folder, write_json, write_st_cross_encoder_files
-from .hardware import resolve_precision
+from .io.files import read_json, write_folder, write_json, write_st_cross_encoder_files
+from .speed.hardware import resolve_precision
 from .tokenizer import has_tokenizer, load_tokenizer
-from .weights import WeightsError, load_state_strict, read_safetensors, resolve_model_dir, save_tensors
+from .io.weights import WeightsError, load_state_strict, read_safetensors, resolve_model_dir, save_tensors
+from .sbert import check_finite, split_precision
 
 WEIGHTS = "model.safetensors"
 HEAD_PREFIX = "classifier."
@@ -76,10 +78,14 @@ class CrossEncoder(nn.Module):
             default: the tokenizer's ``model_max_length``, at most the model's positions.
         classifier_dropout: dropout on the pooled vector in training; ``None``: the encoder's
             ``hidden_dropout_prob``, as ``BertForSequenceClassification``.
+        activation_fn: what ``predict`` applies to the logits, stored on the model as in
+            sentence-transformers (``self.activation_fn``); None: ``torch.nn.Sigmoid()`` for one output
+            (a score in [0, 1]), ``torch.nn.Identity()`` for k (the logits).
     """
 
     def __init__(self, bert: BertModel, tokenizer=None, labels: Sequence[str] | None = None,
-                 max_seq_length: int | None = None, classifier_dropout: float | None = None):
+                 max_seq_length: int | None = None, classifier_dropout: float | None = None,
+                 activation_fn=None):
         super().__init__()
         if not isinstance(bert, BertModel):
             raise TypeError(f"bert must be a minisbert BertModel, got {type(bert).__name__}")
@@ -98,6 +104,9 @@ class CrossEncoder(nn.Module):
         self.classifier_dropout = classifier_dropout
         self.dropout = nn.Dropout(bert.config.hidden_dropout_prob if classifier_dropout is None else classifier_dropout)
         self.classifier = nn.Linear(H, len(labels))  # (H,) -> (num_labels,)
+        if activation_fn is None:
+            activation_fn = nn.Sigmoid() if len(labels) == 1 else nn.Identity()
+        self.activation_fn = activation_fn  # a plain attribute (see __setattr__), not a submodule of the weights
         # predict() scores each distinct pair once (the same token ids and types give the same score)
         # and copies the score to its repeats. False: every pair goes through BERT.
         self.deduplicate = True
@@ -112,6 +121,30 @@ class CrossEncoder(nn.Module):
     @property
     def device(self) -> torch.device:
         return self.classifier.weight.device
+
+    @property
+    def max_length(self) -> int:
+        """``max_seq_length`` under the name sentence-transformers' CrossEncoder used before 4.0 (it now
+        warns and points to ``max_seq_length``, as this does). Setting it also sets the tokenizer's limit."""
+        warnings.warn("CrossEncoder.max_length is deprecated: use max_seq_length", DeprecationWarning, stacklevel=2)
+        return self.max_seq_length
+
+    @max_length.setter
+    def max_length(self, value: int) -> None:
+        warnings.warn("CrossEncoder.max_length is deprecated: use max_seq_length", DeprecationWarning, stacklevel=2)
+        limit = self.bert.config.max_position_embeddings
+        check_int_range(value, "max_length", 3, limit, f" (3: [CLS] and two [SEP]; {limit}: the model's positions)")
+        self.max_seq_length = value
+        if self.tokenizer is not None:
+            self.tokenizer.model_max_length = value
+
+    def __setattr__(self, name, value):
+        if name == "activation_fn":  # stored as it is (a module given here is not made a submodule, as in ST)
+            if value is not None and not callable(value):
+                raise TypeError(f"activation_fn must be a function of the logits, got {type(value).__name__}")
+            object.__setattr__(self, name, value)
+            return
+        super().__setattr__(name, value)
 
     def extra_repr(self) -> str:
         return f"labels={self.labels}, max_seq_length={self.max_seq_length}"
@@ -130,7 +163,7 @@ class CrossEncoder(nn.Module):
         pairs = check_pairs(pairs)
         tok = self._require_tokenizer()
         batch = tok([a for a, _ in pairs], text_pair=[b for _, b in pairs], padding=True, truncation=True,
-                    max_length=self.max_seq_length, return_tensors="pt")
+                    max_length=self.max_seq_length, return_tensors="pt", padding_side="right")  # positions from the left
         return {k: v.to(self.device) for k, v in batch.items()}
 
     def _require_tokenizer(self):
@@ -142,31 +175,36 @@ class CrossEncoder(nn.Module):
     # Inference
 
     def predict(self, pairs, batch_size: int = 32, activation: bool = True, convert_to: str = "numpy",
-                progress: bool | None = None, precision: str = "fp32", *, show_progress_bar: bool | None = None,
+                progress: bool | None = None, precision: str | None = None, *, compute: str | None = None,
+                show_progress_bar: bool | None = None,
                 activation_fn=None, apply_softmax: bool = False, convert_to_numpy: bool = True,
                 convert_to_tensor: bool = False, device=None, workers: int | None = None):
         """Scores for a list of ``(a, b)`` pairs: shape (N,) for one output, (N, num_labels) for k.
         One pair ``(a, b)`` on its own gives one score (a scalar, or a (k,) row), as in sentence-transformers.
 
-        ``activation``: a sigmoid on a single output (a score in [0, 1], as sentence-transformers'
-        ``CrossEncoder.predict``); k outputs are returned as logits either way. Every pair is one
+        ``activation``: apply ``self.activation_fn`` (by default a sigmoid on a single output, a score in
+        [0, 1], and the identity on k outputs, as sentence-transformers' ``CrossEncoder.predict``); False:
+        the raw logits. Every pair is one
         forward pass of the whole encoder: that is the cross-encoder's cost.
 
-        Batched the way ``SentenceBert.encode`` is (``minisbert/batching.py``; none of it changes a score
+        Batched the way ``SentenceBert.encode`` is (``minisbert/speed/batching.py``; none of it changes a score
         beyond float rounding): pairs are batched in order of token count so each batch is padded only
         to its own longest pair, a pair that repeats (the same tokens) is scored once, no autograd graph
         is recorded, attention uses the fused kernel, and on the CPU batches run side by side, one per
         torch thread, each on one thread (``workers``: how many; None: ``torch.get_num_threads()`` on the
         CPU, 1 on a GPU).
 
-        ``precision``: ``"fp32"`` (the default, exact), ``"bf16"`` (the forward under ``torch.autocast``
+        ``compute``: ``"fp32"`` (the default, exact), ``"bf16"`` (the forward under ``torch.autocast``
         in bfloat16: matrix products in bf16, LayerNorm and softmax in fp32, fp32 scores out; fast on
         CPUs with bf16 instructions) or ``"auto"`` (bf16 where the hardware has it, see
-        ``minisbert.hardware``).
+        ``minisbert.speed.hardware``). ``precision=`` with these values is the old spelling (deprecated,
+        as in ``SentenceBert.encode``, where precision= now means the output's quantisation); scores
+        are always float32, also from a bf16 model, as in sentence-transformers. A score that is NaN or
+        Inf is never returned: a ValueError names the cause.
 
         sentence-transformers' names, with its meanings (``CrossEncoder.predict``):
             show_progress_bar: the same as ``progress`` (and wins over it when given).
-            activation_fn: a function applied to the logits (B, k) instead of ``activation``'s choice.
+            activation_fn: a function applied to the logits (B, k) instead of ``self.activation_fn``.
             apply_softmax: with k outputs, a softmax over them (after ``activation_fn``).
             convert_to_numpy: False gives a list of N tensors (0-d for one output, (k,) for k).
             convert_to_tensor: one tensor on the model's device; wins over ``convert_to_numpy``.
@@ -188,7 +226,11 @@ class CrossEncoder(nn.Module):
         if device is not None:
             self.to(device)
         tok = self._require_tokenizer()
-        bf16 = resolve_precision(precision, self.device) == "bf16"
+        # Scores are float32; precision= is only the old spelling of compute= here (with a DeprecationWarning).
+        if precision not in (None, "float32", "fp32", "bf16", "auto", "bfloat16"):
+            raise ValueError(f"precision must be 'fp32', 'bf16' or 'auto' (deprecated: use compute=), got {precision!r}")
+        _, compute = split_precision(precision, compute, "predict")
+        bf16 = resolve_precision(compute, self.device) == "bf16"
 
         def forward(batch: dict[str, torch.Tensor]) -> torch.Tensor:
             # autocast opened per batch: its cache of bf16 weight copies lives only as long as the context
@@ -201,13 +243,13 @@ class CrossEncoder(nn.Module):
         logits = run_batched(self, forward, encoded, width=self.num_labels,
                              batch_size=batch_size, pad_id=tok.pad_token_id, deduplicate=self.deduplicate,
                              progress=progress, desc="cross-encoder", unit="pair", workers=workers)  # (N, k)
+        check_finite(self, logits, [f"{a} / {b}" for a, b in pairs], "predict")
         out = logits
-        if activation_fn is not None:
-            out = activation_fn(out)  # (N, k)
+        fn = activation_fn if activation_fn is not None else self.activation_fn if activation else None
+        if fn is not None:
+            out = fn(out)  # (N, k)
         if self.num_labels == 1:
             out = out[:, 0]  # (N,)
-            if activation and activation_fn is None:
-                out = torch.sigmoid(out)
         elif apply_softmax:
             out = torch.softmax(out, dim=1)  # (N, k)
         out = out.cpu().numpy() if output == "numpy" else list(out) if output == "list" else out
@@ -219,8 +261,9 @@ class CrossEncoder(nn.Module):
         ``CrossEncoder.rank``: ``[{"corpus_id": i, "score": s, "text": documents[i]}, ...]`` (``text`` only
         with ``return_documents``), the first ``top_k`` (all when None). Needs a one-output model (a score)."""
         if self.num_labels != 1:
-            raise ValueError(f"rank needs a model with one output (a score), this one has {self.num_labels}: "
-                             f"use predict on the pairs instead")
+            raise ValueError(f"CrossEncoder.rank() only works for models with num_labels=1 (one output, a score); "
+                             f"this one has {self.num_labels}. Consider using CrossEncoder.predict() with input "
+                             "pairs instead.")
         if not isinstance(query, str):
             raise TypeError(f"query must be a str, got {type(query).__name__}")
         check_positive_int(top_k, "top_k", allow_none=True)
@@ -278,14 +321,18 @@ class CrossEncoder(nn.Module):
         elif labels is None:
             labels = [f"LABEL_{i}" for i in range(num_labels or 1)]
 
-        model = cls(bert, tokenizer, labels=labels, classifier_dropout=config.get("classifier_dropout"))
+        st_config = folder / "config_sentence_transformers.json"
+        fn_path = read_json(st_config).get("activation_fn") if st_config.is_file() else None
+        activation_fn = _activation_from_path(fn_path, st_config) if fn_path else None
+        model = cls(bert, tokenizer, labels=labels, classifier_dropout=config.get("classifier_dropout"),
+                    activation_fn=activation_fn)
         if head:
             load_state_strict(model.classifier, head, source=f"{folder / WEIGHTS} (classifier.*)", key_map=lambda k: k)
         return model.eval()
 
     def save(self, folder: str | Path) -> None:
         """Write the model folder atomically, replacing an existing model folder in one step
-        (``minisbert.files.write_folder``, as ``SentenceBert.save``).
+        (``minisbert.io.files.write_folder``, as ``SentenceBert.save``).
 
         Files::
 
@@ -311,6 +358,30 @@ class CrossEncoder(nn.Module):
         if self.tokenizer is not None:
             self.tokenizer.save(path, model_max_length=self.max_seq_length)
         write_st_cross_encoder_files(path, num_labels=self.num_labels)
+        fn = type(self.activation_fn)
+        if isinstance(self.activation_fn, nn.Module) and fn.__module__.startswith("torch.nn."):  # else: the default's
+            st_config = read_json(path / "config_sentence_transformers.json")
+            write_json(path / "config_sentence_transformers.json",
+                       {**st_config, "activation_fn": f"{fn.__module__}.{fn.__qualname__}"})
+
+
+def _activation_from_path(dotted: str, source) -> nn.Module:
+    """``"torch.nn.modules.activation.Sigmoid"`` -> ``Sigmoid()``: the stored ``activation_fn`` of a
+    sentence-transformers folder. Only torch's own modules are looked up (sentence-transformers also
+    loads other code when told to trust it; minisbert never runs code named by a file)."""
+    module_name, _, name = str(dotted).rpartition(".")
+    if not module_name.startswith("torch.nn"):
+        raise ValueError(f"{source}: activation_fn {dotted!r} is not one of torch.nn's modules; minisbert "
+                         "loads no other code named by a file")
+    import importlib
+
+    try:
+        cls = getattr(importlib.import_module(module_name), name, None)
+    except ImportError:
+        cls = None
+    if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
+        raise ValueError(f"{source}: activation_fn {dotted!r} names no torch.nn module")
+    return cls()
 
 
 def has_head(folder_or_name: str | Path) -> bool:
@@ -322,7 +393,7 @@ def has_head(folder_or_name: str | Path) -> bool:
 
 
 # ----------------------------------------------------------------------------------------------------
-# Training objective, for minisbert.train.train (the same loop, optimiser and schedule as the bi-encoder)
+# Training objective, for minisbert.training.train (the same loop, optimiser and schedule as the bi-encoder)
 
 
 class CrossEncoderObjective(nn.Module):

@@ -17,7 +17,7 @@ from typing import Any, Iterable
 import numpy as np
 import torch
 
-from minisbert.data import LOADERS, PathLike, SickPair, StsPair
+from minisbert.io.data import LOADERS, PathLike, SickPair, StsPair
 from minisbert.similarity import pairwise_cos_sim
 
 

@@ -14,6 +14,10 @@ The scaling of the gold scores to [0, 1] happens here, where the data is read, a
 
 so that 0 always means "unrelated" and 1 "the same meaning", the range a cosine similarity of two
 sentence vectors is trained to reach (``RegressionObjective``).
+
+After the paper, in-batch negatives (``MultipleNegativesRankingObjective``) train on SNLI as
+(premise, entailment, contradiction) triplets (``nli_triplets``) and, as SimCSE, on (s, s) pairs made
+from any list of sentences (``simcse_pairs``; ``corpus_sentences`` and ``snli_sentences`` give two).
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Sequence
 
-from .data import load_sick, load_stsb
+from .io.corpus import CorpusError, read_documents
+from .io.data import load_sick, load_snli, load_stsb, resolve_data_dir
 
 
 @dataclass(frozen=True)
@@ -127,3 +132,75 @@ def sick_triplets(split: str, data_dir=None) -> list[TripletExample]:
                 triplets.append(TripletExample(anchor, positive, negative))
     return triplets
 
+
+
+# ----------------------------------------------------------------------------------------------------
+# For in-batch negatives (after the paper)
+
+
+def nli_triplets(split: str = "train", data_dir=None, both_directions: bool = False) -> list[TripletExample]:
+    """SNLI as (premise, a hypothesis it entails, a hypothesis that contradicts it) triplets.
+
+    The pairs are grouped by premise, as sentence-transformers builds its AllNLI triplets: each premise
+    that has at least one entailed and one contradicting hypothesis gives one triplet, with the first of
+    each in file order (a few premises have five of each). The entailment is the positive, the
+    contradiction the hard negative; neutral hypotheses are not used. SNLI's first 100,000 train lines
+    give 27,195 triplets (27,436 premises; the others lack an entailment or a contradiction).
+
+    ``both_directions``: after each triplet also (entailment, premise, contradiction), the entailment as
+    the anchor and the premise as its positive, as sentence-transformers' ``training_nli_v2.py`` adds it
+    (twice the triplets, each text seen in both roles).
+    """
+    if not isinstance(both_directions, bool):
+        raise TypeError(f"both_directions must be True or False, got {both_directions!r}")
+    groups: dict[str, dict[str, list[str]]] = {}
+    for pair in load_snli(split, data_dir):
+        groups.setdefault(pair.premise, {"entailment": [], "contradiction": [], "neutral": []})
+        groups[pair.premise][pair.label].append(pair.hypothesis)
+    triplets = []
+    for premise, hypotheses in groups.items():  # dicts keep insertion (file) order
+        if hypotheses["entailment"] and hypotheses["contradiction"]:
+            entailed, contradicting = hypotheses["entailment"][0], hypotheses["contradiction"][0]
+            triplets.append(TripletExample(premise, entailed, contradicting))
+            if both_directions:
+                triplets.append(TripletExample(entailed, premise, contradicting))
+    return triplets
+
+
+def simcse_pairs(sentences: Sequence[str], name: str = "sentences") -> list[PairExample]:
+    """SimCSE's training data: (s, s) for each distinct sentence s, label 1.0 ("the same meaning").
+
+    Gao, Yao & Chen 2021 (unsupervised SimCSE): the two copies go through BERT with dropout on, so their
+    vectors differ only by the dropout noise; the other sentences of the batch are the negatives. A
+    sentence listed twice would meet itself as a negative, so each is kept once (first occurrence);
+    blank ones are dropped. Fewer than two distinct sentences is a ValueError naming ``name``.
+    """
+    if isinstance(sentences, str) or not isinstance(sentences, (list, tuple)):
+        raise TypeError(f"{name} must be a list of str, got {type(sentences).__name__}")
+    for i, s in enumerate(sentences):
+        if not isinstance(s, str):
+            raise TypeError(f"{name}[{i}] must be a str, got {type(s).__name__}")
+    distinct = list(dict.fromkeys(s for s in sentences if s.strip()))
+    if len(distinct) < 2:
+        raise ValueError(f"{name} holds {len(distinct)} distinct sentence(s): SimCSE needs at least two, "
+                         f"since each sentence's negatives are the other sentences of its batch")
+    return [PairExample(s, s, 1.0) for s in distinct]
+
+
+def snli_sentences(split: str = "train", data_dir=None) -> list[str]:
+    """Every distinct premise and hypothesis of an SNLI split, in file order (labels not used)."""
+    return list(dict.fromkeys(s for pair in load_snli(split, data_dir) for s in (pair.premise, pair.hypothesis)))
+
+
+def corpus_sentences(data_dir=None, min_words: int = 3) -> list[str]:
+    """The distinct sentences of the pre-training corpus (``<data_dir>/corpus/*.txt``), in file order.
+
+    Split into sentences as pre-training splits them (``minisbert/io/corpus.py``); sentences of fewer
+    than ``min_words`` words (headings such as "CHAPTER I.") are left out.
+    """
+    folder = resolve_data_dir(data_dir, "corpus") / "corpus"
+    paths = sorted(folder.glob("*.txt"))
+    if not paths:
+        raise CorpusError(f"corpus: no .txt file in {folder}")
+    sentences = (s for document in read_documents(paths) for s in document)
+    return list(dict.fromkeys(s for s in sentences if len(s.split()) >= min_words))

@@ -16,6 +16,7 @@ import torch
 
 from .bert import BertForMaskedLM
 from .checks import check_positive_int
+from .io.weights import check_safetensors_header, resolve_model_dir
 from .tokenizer import BertTokenizer, load_tokenizer
 
 
@@ -26,7 +27,6 @@ class NoMaskedLMHeadError(ValueError):
 def load_masked_lm(folder: str | Path) -> tuple[BertForMaskedLM, BertTokenizer]:
     """The masked-LM model and tokenizer of a BERT folder (one saved with ``BertForPreTraining`` or
     ``BertForMaskedLM``, here or by transformers)."""
-    from .weights import check_safetensors_header, resolve_model_dir
 
     folder = resolve_model_dir(folder)
     keys = set(check_safetensors_header(folder / "model.safetensors"))

@@ -1,4 +1,4 @@
-"""The three SBERT training objectives, with the maths in plain sight.
+"""The three SBERT training objectives, and in-batch negatives after them, with the maths in plain sight.
 
 Reimers & Gurevych 2019, "Sentence-BERT: Sentence Embeddings using Siamese BERT-Networks"
 (https://arxiv.org/abs/1908.10084), section 3. Each objective runs the *same* SentenceBert on every
@@ -9,13 +9,18 @@ vectors into a loss:
     regression       cos(u, v)                                      squared error against the gold score in [0, 1]
     triplet          max(‖a − p‖ − ‖a − n‖ + ε, 0)                  ε = 1, Euclidean distance
 
+After the paper, ``MultipleNegativesRankingObjective`` (in-batch negatives, Henderson et al. 2017; with
+(s, s) pairs and dropout it is SimCSE, Gao et al. 2021) scores each anchor against every positive of the
+batch and takes cross-entropy with its own positive as the label.
+
 Every objective is an ``nn.Module`` that holds the model (so ``objective.parameters()`` is everything
 that trains), validates its examples before training starts (``check_examples``) and is called on a
 list of examples: ``loss = objective(examples)``. The pure maths on the vectors is a separate method
 (``loss_from_embeddings``) so that it can be read, and tested, on its own.
 
 The losses, and the gradient of every parameter, equal those of sentence-transformers' ``SoftmaxLoss``,
-``CosineSimilarityLoss`` and ``TripletLoss`` (``tests/test_objectives.py``).
+``CosineSimilarityLoss`` and ``TripletLoss`` (``tests/test_objectives.py``), and of
+``MultipleNegativesRankingLoss`` and ``MultipleNegativesSymmetricRankingLoss`` (``tests/test_mnrl.py``).
 """
 
 from __future__ import annotations
@@ -30,8 +35,9 @@ from torch import nn
 
 from .checks import check_optional_bool, check_pairs, is_number
 from .examples import PairExample, TripletExample, check_examples_list
-from .files import read_json, write_json
-from .weights import WeightsError, load_state_strict, read_safetensors, save_tensors
+from .io.files import read_json, write_json
+from .io.weights import WeightsError, load_state_strict, read_safetensors, save_tensors
+from .similarity import cos_sim, dot_score
 
 #: The parts the classifier may concatenate (it concatenates the chosen ones in the order given).
 FEATURES = ("u", "v", "|u-v|", "u*v")
@@ -327,3 +333,112 @@ class TripletObjective(nn.Module):
         a, p, n = _vectors(self.model, [[e.anchor for e in examples], [e.positive for e in examples],
                                         [e.negative for e in examples]])
         return self.loss_from_embeddings(a, p, n)
+
+
+# ----------------------------------------------------------------------------------------------------
+# In-batch negatives (after the paper)
+
+
+#: Every row against every row, (N, H) and (M, H) → (N, M) (``minisbert/similarity.py``).
+SIMILARITIES = {"cosine": cos_sim, "dot": dot_score}
+
+
+class MultipleNegativesRankingObjective(nn.Module):
+    """Pick the right positive among the whole batch: in-batch negatives (Henderson et al. 2017).
+
+    "Efficient Natural Language Response Suggestion for Smart Reply" (https://arxiv.org/abs/1705.00652),
+    section 4.4; sentence-transformers' ``MultipleNegativesRankingLoss``. For a batch of B rows
+    (anchor aᵢ, positive pᵢ[, hard negative nᵢ]):
+
+        candidates = [p₁ … p_B; n₁ … n_B]                  (2B, H), or (B, H) without negatives
+        scores     = scale · cos(aᵢ, candidate_j)          (B, 2B)
+        loss       = cross_entropy(scores, labels = [0, 1, …, B − 1])
+
+    Row i is a classification over every candidate of the batch whose right answer is its own positive,
+    column i, on the diagonal. Every other row's positive (and every hard negative) is a free negative:
+    a batch of B rows gives each anchor B − 1 negatives without any labelling, which is why larger
+    batches help. A hard negative (NLI: a contradiction of the anchor) is a negative that looks close
+    and is wrong, the most informative kind.
+
+    ``scale`` is an inverse temperature: cosines lie in [−1, 1], and a softmax over numbers that close
+    is almost flat, so they are stretched by 20 (temperature 0.05, SimCSE's choice) before it.
+    ``symmetric=True`` adds the other direction, each positive picking its anchor among all anchors
+    (sentence-transformers' ``MultipleNegativesSymmetricRankingLoss``), and averages the two losses.
+
+    SimCSE (Gao, Yao & Chen 2021, https://arxiv.org/abs/2104.08821) is this objective on (s, s) pairs
+    with dropout on: the two passes over s differ only by their dropout masks, and the other sentences of
+    the batch are the negatives (``simcse_pairs`` in ``minisbert/examples.py``). With NLI triplets it is
+    their supervised variant.
+
+    A duplicate text inside a batch would be a false negative (the "right" positive appears again as a
+    wrong one), so ``train`` builds batches without duplicates for this objective
+    (``in_batch_negatives`` below; ``no_duplicate_batches`` in ``minisbert/training.py``).
+
+    Args:
+        model: the SentenceBert to train.
+        scale: the factor on the similarities before the softmax (20).
+        similarity: "cosine" (default) or "dot" (then the scale is usually 1).
+        symmetric: also the positives-to-anchors direction, the two losses averaged.
+    """
+
+    in_batch_negatives = True  # train() keeps duplicate texts out of a batch for this objective
+
+    def __init__(self, model, scale: float = 20.0, similarity: str = "cosine", symmetric: bool = False):
+        super().__init__()
+        if not is_number(scale) or not math.isfinite(scale) or scale <= 0:
+            raise ValueError(f"scale must be a finite number > 0, got {scale!r}")
+        if similarity not in SIMILARITIES:
+            raise ValueError(f"unknown similarity {similarity!r}; choose one of {', '.join(SIMILARITIES)}")
+        if not isinstance(symmetric, bool):
+            raise ValueError(f"symmetric must be True or False, got {symmetric!r}")
+        self.model = model
+        self.scale = float(scale)
+        self.similarity = similarity
+        self.symmetric = symmetric
+
+    @property
+    def head_parameters(self) -> list[nn.Parameter]:
+        return []  # no parameters besides the encoder's
+
+    def loss_from_embeddings(self, a: torch.Tensor, p: torch.Tensor, n: torch.Tensor | None = None) -> torch.Tensor:
+        if a.shape[0] < 2:
+            raise ValueError("a batch of one row has no in-batch negatives (the other rows' positives are "
+                             "the negatives): use at least two rows")
+        sim = SIMILARITIES[self.similarity]
+        candidates = p if n is None else torch.cat([p, n], dim=0)  # (B, H) or (2B, H)
+        scores = self.scale * sim(a, candidates)  # (B, B) or (B, 2B)
+        labels = torch.arange(a.shape[0], device=a.device)  # row i's answer is column i, its own positive
+        loss = F.cross_entropy(scores, labels)
+        if self.symmetric:
+            # Each positive picks its anchor among all anchors (hard negatives take no part here).
+            backward = F.cross_entropy(self.scale * sim(p, a), labels)  # (B, B)
+            loss = (loss + backward) / 2
+        return loss
+
+    def check_examples(self, examples, name: str = "examples") -> None:
+        """All PairExample (anchor = a, positive = b; the label is not used) or all TripletExample."""
+        triplets = isinstance(examples, (list, tuple)) and examples and isinstance(examples[0], TripletExample)
+        check_examples_list(examples, TripletExample if triplets else PairExample, name)
+        if len(examples) < 2:
+            raise ValueError(f"{name} holds one example: in-batch negatives need at least two (each row's "
+                             f"negatives are the other rows' positives)")
+        if len({_positive(e) for e in examples}) == 1:
+            raise ValueError(f"{name}: every example has the same positive {_positive(examples[0])!r}, so "
+                             f"every in-batch negative would be the positive itself")
+
+    def forward(self, examples: Sequence[PairExample | TripletExample]) -> torch.Tensor:
+        if len(examples) < 2:
+            raise ValueError("a batch of one example has no in-batch negatives (the other rows' positives are "
+                             "the negatives): use a batch size of at least 2")
+        if len({_positive(e) for e in examples}) == 1:
+            raise ValueError(f"all {len(examples)} rows of the batch hold the same sentence "
+                             f"{_positive(examples[0])!r}: every in-batch negative would be the positive itself")
+        if isinstance(examples[0], TripletExample):
+            columns = [[e.anchor for e in examples], [e.positive for e in examples], [e.negative for e in examples]]
+        else:
+            columns = [[e.a for e in examples], [e.b for e in examples]]
+        return self.loss_from_embeddings(*_vectors(self.model, columns))
+
+
+def _positive(example) -> str:
+    return example.positive if isinstance(example, TripletExample) else example.b

@@ -12,8 +12,9 @@ Conventions (the same as sentence-transformers' ``util``):
   ``euclidean_sim = -||a - b||_2`` and ``manhattan_sim = -||a - b||_1``;
 - matrix functions take a (n, d) and b (m, d) and return (n, m); ``pairwise_*`` take two (n, d) and
   return (n,), row i against row i;
-- inputs may be torch tensors, numpy arrays or nested lists; a 1-D input is one row (1, d); integer
-  inputs become float32, and two float dtypes are promoted to the wider one;
+- inputs may be torch tensors (sparse ones too: they are made dense, and the result is the dense
+  computation's), numpy arrays or nested lists; a 1-D input is one row (1, d); integer inputs become
+  float32, and two float dtypes are promoted to the wider one;
 - a zero vector has cosine 0 with everything (its norm is clamped to 1e-12, as F.normalize does).
 """
 
@@ -26,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .checks import check_positive_int
+from .checks import check_positive_int, is_number
 
 ScoreFunction = Callable[[Tensor, Tensor], Tensor]
 
@@ -41,6 +42,8 @@ def _as_tensor(x: Any, name: str) -> Tensor:
         x = torch.stack(list(x))  # a list of 1-D tensors, as some encoders return
     elif not isinstance(x, Tensor):
         x = torch.as_tensor(x)  # numpy keeps its dtype; a list of floats becomes float32
+    if x.layout != torch.strided:
+        x = x.to_dense()  # sparse (COO, CSR) -> dense: the same scores, computed the one way
     if not x.is_floating_point():
         x = x.float()
     if x.dim() == 1:
@@ -304,3 +307,74 @@ def _best_unique(keys: Tensor, scores: Tensor, limit: int) -> tuple[Tensor, Tens
         best, pos = torch.topk(best, limit)
         unique = unique[pos]
     return unique, best
+
+
+# ---------------------------------------------------------------------------------------------
+# Community detection (fast clustering)
+
+
+def community_detection(
+    embeddings: Any,
+    threshold: float = 0.75,
+    min_community_size: int = 10,
+    batch_size: int = 1024,
+    show_progress_bar: bool = False,
+) -> list[list[int]]:
+    """Groups of sentences that are all close to one central sentence: a list of lists of row indices.
+
+    The "fast clustering" of sentence-transformers' ``util.community_detection``, which this follows
+    argument for argument and result for result:
+
+    1. For every row i, its neighbours are the rows j with ``cos(a_i, a_j) >= threshold`` (i itself
+       included), closest first. A row with at least ``min_community_size`` neighbours is a candidate
+       centre.
+    2. Candidates are taken largest first (equal sizes: lower index first). A candidate whose centre
+       already belongs to a community is skipped; otherwise the neighbours not yet taken form its
+       community, kept when at least ``min_community_size`` remain.
+    3. Each community is ``[centre, then its other members closest first]``; the list of communities
+       is sorted by size, largest first.
+
+    Cosine scores are computed ``batch_size`` rows at a time, one (batch_size, n) block in memory.
+    Unlike k-means, the number of clusters is not given in advance, and a row may be in no cluster.
+    """
+    if not is_number(threshold) or not -1.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must be a cosine similarity in [-1, 1], got {threshold!r}")
+    check_positive_int(min_community_size, "min_community_size")
+    check_positive_int(batch_size, "batch_size")
+    if len(embeddings) == 0:
+        return []
+    embeddings = normalize(_as_tensor(embeddings, "embeddings").detach())  # (n, d), unit rows
+    n = embeddings.shape[0]
+    if n < min_community_size:
+        return []
+
+    # 1. Candidate centres and their neighbours, closest first (a stable sort: ties by index).
+    candidates: list[tuple[int, list[int]]] = []
+    starts = range(0, n, batch_size)
+    if show_progress_bar:
+        from tqdm.auto import tqdm
+
+        starts = tqdm(starts, desc="Finding clusters")
+    with torch.no_grad():
+        for r0 in starts:
+            scores = embeddings[r0:r0 + batch_size] @ embeddings.T  # (b, n)
+            for i, row in enumerate(scores):
+                close = (row >= threshold).nonzero().flatten()  # (k,)
+                if len(close) >= min_community_size:
+                    order = torch.sort(row[close], descending=True, stable=True).indices
+                    candidates.append((r0 + i, close[order].tolist()))
+
+    # 2. Largest first; each row joins at most one community.
+    candidates.sort(key=lambda c: len(c[1]), reverse=True)  # stable: equal sizes keep index order
+    used = [False] * n
+    communities = []
+    for centre, members in candidates:
+        if used[centre]:
+            continue
+        free = [j for j in members if not used[j]]
+        if len(free) >= min_community_size:
+            community = [centre] + [j for j in free if j != centre]
+            communities.append(community)
+            for j in community:
+                used[j] = True
+    return sorted(communities, key=len, reverse=True)

@@ -22,38 +22,14 @@ which ``transformers`` 5.x ``BertTokenizer`` runs and which the tests compare ag
 7. WordPiece each word (more than 100 characters, or any part not in the vocabulary: ``[UNK]``);
 8. add ``[CLS]``/``[SEP]``, truncate, pad.
 
-Where Hugging Face's two implementations disagree we follow the Rust one; each difference was
-measured on all-MiniLM-L6-v2's vocabulary and is asserted in tests/test_tokenizer.py (ours equals
-Rust, and the Python ``BertTokenizerLegacy`` gives something else):
-
-* CJK ranges. Rust's ``is_chinese_char`` skips U+2B820-U+2B91F (the start of CJK Extension E);
-  HF's Python version (and google-research/bert) isolates them too. Here they are ordinary letters.
-* Final sigma. Python's ``str.lower`` writes a word-final ``Σ`` as ``ς``; Rust lower-cases each
-  character on its own, so ``ΟΔΟΣ`` becomes ``οδοσ``. We lower-case character by character.
-* NFC. HF's Python version NFC-normalises the text first; Rust does not. It shows when accents are
-  kept (``strip_accents=False``): ``cafe`` + U+0301 stays decomposed here, as in Rust.
-* Unassigned code points (Cn, e.g. U+0378). Python's ``_is_control`` drops every category C*;
-  Rust's ``is_other`` covers Cc, Cf, Co only, so an unassigned code point stays in its word (which
-  then is usually ``[UNK]``). We keep them, as Rust does.
-* Accents are stripped before lower-casing (Rust) rather than after (Python); no character of
-  Unicode 14 gives a different result either way, but the order is Rust's.
-* Pair truncation ("longest first"). Python trims the longer side one token at a time, the second
-  on a tie. Rust computes the lengths in one go: when both sides must be cut below half the budget
-  B, the originally longer side keeps ceil(B/2) tokens and the other floor(B/2), the second side
-  keeping the extra token on a tie. With an odd budget the two disagree; see ``_pair_lengths``.
-* ``decode`` cleans up spaces per token, as Rust's WordPiece decoder does (`` .`` -> ``.``, also
-  ``?``, ``!``, ``,``), not on the joined string (Python also turned `` 's`` into ``'s``, ...).
-
-One difference from Rust is left as it is, by choice: the Unicode version. Rust classifies
-characters with the ``unicode_categories`` crate, whose tables are Unicode 8.0, while we ask
-Python's ``unicodedata`` (Unicode 14.0 on Python 3.11). About 500 code points assigned in Unicode
-9-14 (384 new non-spacing marks, 104 new punctuation marks, 13 new format characters, mostly
-historic scripts and Quranic annotation) are ordinary letters to Rust and marks, punctuation or
-format characters here; a few more changed category since 8.0 (U+1734, U+166D, U+111C9), U+11938
-decomposes here and not in Rust, and 55 letters of Unicode 16 (e.g. U+A7CB) are lower-cased by
-Rust's standard library but unknown to Python 3.11. Matching these would mean shipping Rust's
-tables; tests/test_tokenizer_fuzz.py enumerates the set against the reference and checks that it
-holds only such characters.
+Where Hugging Face's two implementations disagree we follow the Rust one: CJK Extension E, the final
+sigma (we lower-case character by character), NFC, unassigned code points, the order of stripping
+accents and lower-casing, pair truncation (see ``_pair_lengths``) and ``decode``'s space clean-up.
+tests/test_tokenizer.py asserts each difference (ours equals Rust, and the Python
+``BertTokenizerLegacy`` gives something else). One difference from Rust is left by choice: characters
+are classified by Python's ``unicodedata``, not by the older Unicode tables Rust's crate ships, and
+tests/test_tokenizer_fuzz.py checks that only such characters differ. docs/parity.md gives every
+difference with its examples.
 
 Truncation warns (``warnings.warn``) the first time it actually cuts a text, once per tokenizer
 instance, so a silently shortened input is noticed without flooding a training log.
@@ -71,7 +47,8 @@ from typing import Iterable, Sequence
 import torch
 
 from .checks import check_strings, is_int
-from .files import read_json, write_json, write_text
+from .io.files import read_json, write_json, write_text
+from .io.weights import resolve_model_dir
 
 # --------------------------------------------------------------------------------------------------
 # Character classes (steps 2-6 of the module docstring)
@@ -236,7 +213,8 @@ class BatchEncoding(dict):
 _PADDING_MODES = {  # argument -> what to pad to (None: no padding)
     True: "longest", "longest": "longest", "max_length": "max_length", False: None, "do_not_pad": None,
 }
-_TRUNCATION_MODES = {True: True, "longest_first": True, False: False, "do_not_truncate": False}
+_TRUNCATION_MODES = {True: True, "longest_first": True, False: False, "do_not_truncate": False,
+                     "only_first": "only_first", "only_second": "only_second"}
 
 
 def special_tokens(config: dict) -> dict[str, str]:
@@ -251,10 +229,69 @@ def special_tokens(config: dict) -> dict[str, str]:
     return tokens
 
 
+class VocabularyNotFoundError(FileNotFoundError, ValueError):
+    """No vocabulary file where one was expected: a missing file (``FileNotFoundError``), and the
+    ``ValueError`` transformers raises for it ("Can't find a vocabulary file at path ...")."""
+
+
 def load_vocab(path: str | os.PathLike) -> dict[str, int]:
-    """``vocab.txt``: one token per line, its id is the line number (from 0)."""
-    with open(path, encoding="utf-8") as f:
-        return {line.rstrip("\r\n"): i for i, line in enumerate(f)}
+    """``vocab.txt``: one token per line, its id is the line number (from 0).
+
+    A file that is not UTF-8 text, is empty, or lists a token twice (which would give two ids one
+    token) is refused with a ValueError naming the file and the line.
+    """
+    if not os.path.isfile(path):
+        raise VocabularyNotFoundError(f"Can't find a vocabulary file at path '{path}'")
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = [line.rstrip("\r\n") for line in f]
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path} is not a vocabulary file: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    if not lines:
+        raise ValueError(f"{path} is not a vocabulary file: it is empty (one token per line expected)")
+    vocab: dict[str, int] = {}
+    for i, token in enumerate(lines):
+        if token in vocab:
+            raise ValueError(f"{path} is not a usable vocabulary: line {i + 1} repeats the token {token!r} "
+                             f"of line {vocab[token] + 1}")
+        vocab[token] = i
+    return vocab
+
+
+def vocab_from_tokenizer_json(path: Path) -> tuple[dict[str, int], dict]:
+    """The WordPiece vocabulary and the BertNormalizer settings of a ``tokenizer.json``, checked: a
+    ValueError names the file and what is wrong (wrong types, no ``vocab``, ids not 0..n-1, ...)."""
+    spec = read_json(path)
+    if not isinstance(spec, dict):
+        raise ValueError(f"{path}: a tokenizer.json holds a JSON object, got {type(spec).__name__}")
+    model, normalizer = spec.get("model"), spec.get("normalizer")
+    if not isinstance(model, dict):
+        raise ValueError(f"{path}: 'model' must be an object with the WordPiece vocabulary, got {type(model).__name__}")
+    if normalizer is not None and not isinstance(normalizer, dict):
+        raise ValueError(f"{path}: 'normalizer' must be an object, got {type(normalizer).__name__}")
+    normalizer = normalizer or {}
+    if model.get("type") != "WordPiece" or normalizer.get("type") != "BertNormalizer":
+        raise ValueError(f"{path}: not a BERT WordPiece tokenizer "
+                         f"(model {model.get('type')!r}, normalizer {normalizer.get('type')!r})")
+    vocab = model.get("vocab")
+    if not isinstance(vocab, dict) or not vocab:
+        what = "missing" if vocab is None else f"a {type(vocab).__name__}" if not isinstance(vocab, dict) else "empty"
+        raise ValueError(f"{path}: model.vocab must be a non-empty object of token -> id, it is {what}")
+    bad = next(((t, i) for t, i in vocab.items() if not is_int(i) or i < 0), None)
+    if bad is not None:
+        raise ValueError(f"{path}: model.vocab[{bad[0]!r}] must be an id (an int >= 0), got {bad[1]!r}")
+    if sorted(vocab.values()) != list(range(len(vocab))):
+        raise ValueError(f"{path}: model.vocab's ids must be 0 to {len(vocab) - 1}, each once")
+    settings = {}
+    for key, name in (("lowercase", "do_lower_case"), ("strip_accents", "strip_accents"),
+                      ("handle_chinese_chars", "tokenize_chinese_chars")):
+        value = normalizer.get(key)
+        if value is not None and not isinstance(value, bool):
+            raise ValueError(f"{path}: normalizer.{key} must be true, false or null, got {value!r}")
+        settings[name] = value
+    for name in ("do_lower_case", "tokenize_chinese_chars"):  # both default to true
+        settings[name] = True if settings[name] is None else settings[name]
+    return dict(vocab), settings
 
 
 class BertTokenizer:
@@ -283,7 +320,15 @@ class BertTokenizer:
         pad_token: str = "[PAD]",
         cls_token: str = "[CLS]",
         mask_token: str = "[MASK]",
+        *,
+        do_basic_tokenize: bool = True,
+        never_split: Iterable[str] | None = None,
+        padding_side: str = "right",
     ):
+        """``do_basic_tokenize=False``: no cleaning, lower-casing or punctuation splitting, WordPiece on the
+        whitespace-separated words as they are; ``never_split``: words (between spaces, after cleaning) kept
+        whole and as typed, their id or [UNK]. Both as transformers' Python ``BertTokenizer`` (now
+        ``BertTokenizerLegacy``) does them. ``padding_side``: "right" or "left", where ``__call__`` pads."""
         self.vocab: dict[str, int] = dict(vocab) if isinstance(vocab, dict) else load_vocab(vocab)
         self.ids_to_tokens: dict[int, str] = {i: t for t, i in self.vocab.items()}
         self.do_lower_case = do_lower_case
@@ -292,11 +337,20 @@ class BertTokenizer:
         if not model_max_length or model_max_length > 1_000_000:
             model_max_length = self.DEFAULT_MAX_LENGTH
         self.model_max_length = int(model_max_length)
+        if not isinstance(do_basic_tokenize, bool):
+            raise TypeError(f"do_basic_tokenize must be True or False, got {do_basic_tokenize!r}")
+        if isinstance(never_split, str) or (never_split is not None and not all(isinstance(w, str) for w in never_split)):
+            raise TypeError(f"never_split must be a list of str, got {never_split!r}")
+        _check_padding_side(padding_side)
+        self.do_basic_tokenize = do_basic_tokenize
+        self.never_split = set(never_split or ())
+        self.padding_side = padding_side
 
         required = {"unk_token": unk_token, "sep_token": sep_token, "pad_token": pad_token, "cls_token": cls_token}
         for name, token in required.items():
             if token not in self.vocab:
-                raise ValueError(f"{name} {token!r} is not in the vocabulary")
+                where = f" of {vocab}" if not isinstance(vocab, dict) else ""
+                raise ValueError(f"{name} {token!r} is not in the vocabulary{where}")
         self.unk_token, self.sep_token, self.pad_token, self.cls_token = required.values()
         self.mask_token = mask_token if mask_token in self.vocab else None
         self.unk_token_id = self.vocab[unk_token]
@@ -329,10 +383,11 @@ class BertTokenizer:
         its BertNormalizer flags are the same information, so either gives the same ids. Settings come
         from ``tokenizer_config.json`` when present; ``overrides`` win over both.
         """
-        from .weights import resolve_model_dir  # imports torch's side of the package: only when loading
-
         folder = resolve_model_dir(name_or_folder, holds="vocab.txt or tokenizer.json")
         config = read_json(folder / "tokenizer_config.json") if (folder / "tokenizer_config.json").is_file() else {}
+        if not isinstance(config, dict):
+            raise ValueError(f"{folder / 'tokenizer_config.json'}: a JSON object of settings expected, "
+                             f"got {type(config).__name__}")
         kwargs = {}
         if (folder / "vocab.txt").is_file():
             vocab = load_vocab(folder / "vocab.txt")
@@ -340,21 +395,24 @@ class BertTokenizer:
                 if config.get(key) is not None:
                     kwargs[key] = config[key]
         elif (folder / "tokenizer.json").is_file():
-            spec = read_json(folder / "tokenizer.json")
-            model, normalizer = spec.get("model") or {}, spec.get("normalizer") or {}
-            if model.get("type") != "WordPiece" or normalizer.get("type") != "BertNormalizer":
-                raise ValueError(f"{folder / 'tokenizer.json'}: not a BERT WordPiece tokenizer "
-                                 f"(model {model.get('type')!r}, normalizer {normalizer.get('type')!r})")
-            vocab = model["vocab"]
-            kwargs = {"do_lower_case": normalizer.get("lowercase", True), "strip_accents": normalizer.get("strip_accents"),
-                      "tokenize_chinese_chars": normalizer.get("handle_chinese_chars", True)}
+            vocab, kwargs = vocab_from_tokenizer_json(folder / "tokenizer.json")
         else:
-            raise FileNotFoundError(f"no vocab.txt or tokenizer.json in {folder}")
+            raise VocabularyNotFoundError(f"no vocab.txt or tokenizer.json in {folder} "
+                                          f"(Can't find a vocabulary file at path '{folder / 'vocab.txt'}')")
         if config.get("model_max_length") is not None:
             kwargs["model_max_length"] = config["model_max_length"]
+        for key in ("do_basic_tokenize", "never_split", "padding_side"):
+            if config.get(key) is not None:
+                kwargs[key] = config[key]
         kwargs.update(special_tokens(config))
         kwargs.update(overrides)
-        return cls(vocab, **kwargs)
+        try:
+            return cls(vocab, **kwargs)
+        except (TypeError, ValueError) as e:
+            if "vocabulary of" in str(e) or overrides:
+                raise
+            source = folder / ("vocab.txt" if (folder / "vocab.txt").is_file() else "tokenizer.json")
+            raise ValueError(f"{source} (with {folder / 'tokenizer_config.json'}): {e}") from None
 
     def save(self, folder: str | os.PathLike, model_max_length: int | None = None) -> None:
         """Write ``vocab.txt``, ``tokenizer_config.json`` and ``special_tokens_map.json`` into ``folder``:
@@ -376,12 +434,43 @@ class BertTokenizer:
             "strip_accents": self.strip_accents,
             "tokenize_chinese_chars": self.tokenize_chinese_chars,
             "model_max_length": self.model_max_length if model_max_length is None else model_max_length,
+            **({"do_basic_tokenize": False} if not self.do_basic_tokenize else {}),
+            **({"never_split": sorted(self.never_split)} if self.never_split else {}),
+            **({"padding_side": self.padding_side} if self.padding_side != "right" else {}),
             **special,
         })
         write_json(folder / "special_tokens_map.json", special)
 
     def __len__(self) -> int:
         return len(self.vocab)
+
+    def get_vocab(self) -> dict[str, int]:
+        """A copy of the vocabulary, token -> id."""
+        return dict(self.vocab)
+
+    def num_special_tokens_to_add(self, pair: bool = False) -> int:
+        """2 for ``[CLS] A [SEP]``, 3 for ``[CLS] A [SEP] B [SEP]``."""
+        return 3 if pair else 2
+
+    def build_inputs_with_special_tokens(self, token_ids_0: list[int], token_ids_1: list[int] | None = None) -> list[int]:
+        """``[CLS] A [SEP]`` or ``[CLS] A [SEP] B [SEP]`` from ids without special tokens."""
+        ids = [self.cls_token_id, *token_ids_0, self.sep_token_id]
+        return ids if token_ids_1 is None else ids + [*token_ids_1, self.sep_token_id]
+
+    def create_token_type_ids_from_sequences(self, token_ids_0: list[int],
+                                             token_ids_1: list[int] | None = None) -> list[int]:
+        """The segment ids of ``build_inputs_with_special_tokens``: 0 through the first [SEP], 1 after."""
+        types = [0] * (len(token_ids_0) + 2)
+        return types if token_ids_1 is None else types + [1] * (len(token_ids_1) + 1)
+
+    def get_special_tokens_mask(self, token_ids_0: list[int], token_ids_1: list[int] | None = None,
+                                already_has_special_tokens: bool = False) -> list[int]:
+        """1 where ``build_inputs_with_special_tokens`` puts [CLS] or [SEP], 0 at the text's ids; with
+        ``already_has_special_tokens``, 1 at each special token's id in ``token_ids_0``."""
+        if already_has_special_tokens:
+            return [1 if i in self.special_ids else 0 for i in token_ids_0]
+        mask = [1] + [0] * len(token_ids_0) + [1]
+        return mask if token_ids_1 is None else mask + [0] * len(token_ids_1) + [1]
 
     @property
     def vocab_size(self) -> int:
@@ -402,9 +491,14 @@ class BertTokenizer:
         If some part of the word matches no piece, the whole word is ``[UNK]`` (not just that part),
         as in BERT; so is any word over 100 characters.
         """
+        return tuple(piece_id for piece_id, _, _ in self._wordpiece_spans(word))
+
+    def _wordpiece_spans(self, word: str) -> list[tuple[int, int, int]]:
+        """``_wordpiece`` with where each piece lies in the word: [(id, start, end), ...]; an [UNK] word
+        covers the whole word."""
         if len(word) > self.MAX_INPUT_CHARS_PER_WORD:
-            return (self.unk_token_id,)
-        ids = []
+            return [(self.unk_token_id, 0, len(word))]
+        pieces = []
         start = 0
         while start < len(word):
             prefix = self.CONTINUATION_PREFIX if start > 0 else ""
@@ -415,13 +509,63 @@ class BertTokenizer:
                     break
                 end -= 1
             else:
-                return (self.unk_token_id,)
-            ids.append(piece_id)
+                return [(self.unk_token_id, 0, len(word))]
+            pieces.append((piece_id, start, end))
             start = end
-        return tuple(ids)
+        return pieces
+
+    def _encode_text(self, text: str, offsets: bool = False) -> tuple[list[int], list[tuple[int, int]] | None]:
+        """One text -> its WordPiece ids (no [CLS]/[SEP]) and, with ``offsets``, each id's span
+        ``(start, end)`` of characters in ``text`` (transformers' ``return_offsets_mapping``).
+
+        The spans come from doing steps 2-6 one input character at a time: every character that
+        cleaning, accent stripping and lower-casing make from input character k remembers k, so a
+        piece covering word characters a..b-1 spans from the input index of a to that of b-1, plus one.
+        The same ids as ``_text_to_ids``, which does the steps on the whole text at once (faster).
+        """
+        if not offsets and self.do_basic_tokenize and not self.never_split:
+            return self._text_to_ids(text), None
+        ids, spans = [], []
+        end = 0
+        for segment, special in self._split_special_tokens(text):
+            start, end = end, end + len(segment)
+            if special:
+                ids.append(self.vocab[segment])
+                spans.append((start, end))
+                continue
+            for word, at, whole in self._words(segment, start):  # at[i]: the index in text of word[i]
+                pieces = [(self.vocab.get(word, self.unk_token_id), 0, len(word))] if whole else self._wordpiece_spans(word)
+                for piece_id, a, b in pieces:
+                    ids.append(piece_id)
+                    spans.append((at[a], at[b - 1] + 1))
+        return ids, spans if offsets else None
+
+    def _words(self, segment: str, base: int):
+        """Yield (word, input index of each of its characters, kept whole?) for one segment of text
+        between special tokens, which starts at index ``base`` of the text: steps 2-6 character by character."""
+        chars = [(c, base + k) for k, c in enumerate(segment)]
+        if not self.do_basic_tokenize:  # WordPiece on the words between spaces, as they are
+            yield from ((word, at, False) for word, at in _split_on_spaces(chars))
+            return
+        cleaned = [(out, k) for c, k in chars for out in (_clean_rule(c) or "")]  # step 2: a dropped one gives ""
+        for token, at in _split_on_spaces(cleaned):
+            if token in self.never_split:
+                yield token, at, True
+                continue
+            normalised = []
+            for c, k in zip(token, at):
+                out = f" {c} " if self.tokenize_chinese_chars and _is_cjk(ord(c)) else c  # step 3
+                if self.strip_accents:  # step 4
+                    out = unicodedata.normalize("NFD", out).translate(_DROP_NONSPACING_MARKS)
+                if self.do_lower_case:  # step 5
+                    out = _lowercase(out)
+                normalised.extend((o, k) for o in out.translate(_ISOLATE_PUNCTUATION))  # step 6
+            yield from ((word, at, False) for word, at in _split_on_spaces(normalised))
 
     def _text_to_ids(self, text: str) -> list[int]:
         """Steps 1-7 of the module docstring: one text -> WordPiece ids, no [CLS]/[SEP] yet."""
+        if not self.do_basic_tokenize or self.never_split:
+            return self._encode_text(text, offsets=True)[0]
         ids: list[int] = []
         cache = self._wordpiece_cache
         for segment, special in self._split_special_tokens(text):
@@ -482,7 +626,12 @@ class BertTokenizer:
             ids = ids.tolist()
         if skip_special_tokens:
             ids = [i for i in ids if i not in self.special_ids]
-        tokens = self.convert_ids_to_tokens(ids)
+        return self.convert_tokens_to_string(self.convert_ids_to_tokens(ids))
+
+    def convert_tokens_to_string(self, tokens: Sequence[str]) -> str:
+        """Tokens -> text, as ``decode`` joins them: ``["un", "##want", "##ed", ","]`` -> ``"unwanted,"``."""
+        if isinstance(tokens, str) or not all(isinstance(t, str) for t in tokens):
+            raise TypeError(f"tokens must be a list of str, got {tokens!r:.80}")
         prefix = self.CONTINUATION_PREFIX
         out = []
         for i, token in enumerate(tokens):
@@ -503,18 +652,31 @@ class BertTokenizer:
         truncation: bool | str = True,
         max_length: int | None = None,
         return_tensors: str | None = "pt",
+        *,
+        stride: int = 0,
+        return_overflowing_tokens: bool = False,
+        return_offsets_mapping: bool = False,
+        return_special_tokens_mask: bool = False,
+        padding_side: str | None = None,
     ) -> BatchEncoding:
         """Encode one text or a batch (optionally paired) into ``input_ids``, ``token_type_ids``,
         ``attention_mask``.
 
         - ``padding``: True/"longest" pads to the longest in the batch, "max_length" to
-          ``max_length``, False/"do_not_pad" not at all. Padding is on the right with ``[PAD]``,
-          token type 0 and mask 0.
-        - ``truncation``: True/"longest_first" cuts to ``max_length`` (default
-          ``model_max_length``) counting ``[CLS]``/``[SEP]``; for pairs see ``_pair_lengths``.
-          False/"do_not_truncate": a text longer than ``max_length`` is a ValueError.
-        - ``return_tensors``: "pt" gives ``torch.long`` tensors of shape (B, T); None gives lists,
-          unbatched for a single string.
+          ``max_length``, False/"do_not_pad" not at all, with ``[PAD]``, token type 0 and mask 0, on
+          the ``padding_side`` ("right", or "left"; None: ``self.padding_side``).
+        - ``truncation``: True/"longest_first" cuts to ``max_length`` (default ``model_max_length``)
+          counting ``[CLS]``/``[SEP]``; for pairs see ``_pair_lengths``. "only_first" / "only_second"
+          cut only that text of a pair (a ValueError if that is not enough). False/"do_not_truncate":
+          every id is kept; a text longer than ``max_length`` gets a warning, as in transformers.
+        - ``return_overflowing_tokens``: the tokens a cut removes come back as more rows, windows of
+          the cut text that overlap by ``stride`` tokens (row r of ``overflow_to_sample_mapping``
+          names its input); the other text of a pair is repeated in each.
+        - ``return_offsets_mapping``: ``offset_mapping``, each token's (start, end) characters in its
+          text; (0, 0) for [CLS], [SEP] and [PAD].
+        - ``return_special_tokens_mask``: ``special_tokens_mask``, 1 at [CLS], [SEP] and [PAD].
+        - ``return_tensors``: "pt" gives tensors of shape (B, T) (offsets (B, T, 2)); None gives
+          lists, unbatched for a single string (unless overflowing rows were asked for).
         """
         texts, batched = _as_batch(text, "text")
         pairs = None
@@ -529,11 +691,17 @@ class BertTokenizer:
                 f"padding must be True, False, 'longest', 'max_length' or 'do_not_pad', got {padding!r}"
             )
         if truncation not in _TRUNCATION_MODES:
-            raise ValueError(
-                f"truncation must be True, False, 'longest_first' or 'do_not_truncate', got {truncation!r}"
-            )
+            raise ValueError(f"truncation must be True, False, 'longest_first', 'only_first', 'only_second' or "
+                             f"'do_not_truncate', got {truncation!r}")
         if return_tensors not in ("pt", None):
             raise ValueError(f"return_tensors must be 'pt' or None, got {return_tensors!r}")
+        for name, flag in (("return_overflowing_tokens", return_overflowing_tokens),
+                           ("return_offsets_mapping", return_offsets_mapping),
+                           ("return_special_tokens_mask", return_special_tokens_mask)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be True or False, got {flag!r}")
+        padding_side = self.padding_side if padding_side is None else padding_side
+        _check_padding_side(padding_side)
         pad_mode, truncate = _PADDING_MODES[padding], _TRUNCATION_MODES[truncation]
         if max_length is None:
             max_length = self.model_max_length
@@ -542,65 +710,116 @@ class BertTokenizer:
         n_special = 2 if pairs is None else 3  # [CLS] A [SEP] (B [SEP])
         if max_length < n_special:
             raise ValueError(f"max_length={max_length} is too small: the special tokens alone need {n_special}")
+        if not is_int(stride) or stride < 0:
+            raise ValueError(f"stride must be an int >= 0, got {stride!r}")
+        if return_overflowing_tokens and truncate and stride >= max_length - n_special:
+            raise ValueError(f"stride={stride} must be less than the {max_length - n_special} tokens of text a row "
+                             f"holds (max_length={max_length} minus {n_special} special tokens)")
+        if truncate == "only_second" and pairs is None:
+            raise ValueError("truncation='only_second' needs a text_pair to cut")
 
-        input_ids, type_ids = [], []
+        rows = []  # one per output row: (ids, types, offsets, special mask, index of its input)
         for i, a in enumerate(texts):
-            ids_a = self._text_to_ids(a)
-            ids_b = self._text_to_ids(pairs[i]) if pairs is not None else None
+            ids_a, offs_a = self._encode_text(a, return_offsets_mapping)
+            ids_b, offs_b = self._encode_text(pairs[i], return_offsets_mapping) if pairs is not None else (None, None)
             length = len(ids_a) + n_special + (len(ids_b) if ids_b is not None else 0)
-            if length > max_length:
-                if not truncate:
-                    which = f"text[{i}]" if pairs is None else f"the pair text[{i}], text_pair[{i}]"
-                    raise ValueError(
-                        f"{which} is {length} tokens long, more than max_length={max_length}; "
-                        "pass truncation=True to cut it"
-                    )
-                ids_a, ids_b = self._truncate(ids_a, ids_b, max_length - n_special)
-            ids = [self.cls_token_id, *ids_a, self.sep_token_id]
-            types = [0] * len(ids)
-            if ids_b is not None:
-                ids += [*ids_b, self.sep_token_id]
-                types += [1] * (len(ids_b) + 1)
-            input_ids.append(ids)
-            type_ids.append(types)
+            if length > max_length and not truncate:
+                warnings.warn(f"Token indices sequence length is longer than the specified maximum sequence length "
+                              f"for this model ({length} > {max_length}): text[{i}] is {length} tokens long; running "
+                              "it through the model will fail (its position table ends there)", stacklevel=2)
+            windows = [((0, len(ids_a)), (0, len(ids_b or ())))]  # the spans of A and B each row keeps
+            if length > max_length and truncate:
+                windows = self._truncation_windows(i, len(ids_a), None if ids_b is None else len(ids_b),
+                                                   max_length - n_special, truncate, stride, return_overflowing_tokens)
+            for (a0, a1), (b0, b1) in windows:
+                ids = [self.cls_token_id, *ids_a[a0:a1], self.sep_token_id]
+                types = [0] * len(ids)
+                special = [1] + [0] * (a1 - a0) + [1]
+                offsets = [(0, 0), *offs_a[a0:a1], (0, 0)] if return_offsets_mapping else None
+                if ids_b is not None:
+                    ids += [*ids_b[b0:b1], self.sep_token_id]
+                    types += [1] * (b1 - b0 + 1)
+                    special += [0] * (b1 - b0) + [1]
+                    if offsets is not None:
+                        offsets += [*offs_b[b0:b1], (0, 0)]
+                rows.append((ids, types, offsets, special, i))
 
-        masks = [[1] * len(ids) for ids in input_ids]
-        if pad_mode is not None and input_ids:
-            target = max_length if pad_mode == "max_length" else max(map(len, input_ids))
-            for ids, types, mask in zip(input_ids, type_ids, masks):
-                n = target - len(ids)
-                ids += [self.pad_token_id] * n
-                types += [0] * n
-                mask += [0] * n
+        encoded = {"input_ids": [r[0] for r in rows], "token_type_ids": [r[1] for r in rows],
+                   "attention_mask": [[1] * len(r[0]) for r in rows]}
+        if return_special_tokens_mask:
+            encoded["special_tokens_mask"] = [r[3] for r in rows]
+        if return_offsets_mapping:
+            encoded["offset_mapping"] = [r[2] for r in rows]
+        if pad_mode is not None and rows:
+            target = max_length if pad_mode == "max_length" else max(len(r[0]) for r in rows)
+            fill = {"input_ids": self.pad_token_id, "token_type_ids": 0, "attention_mask": 0,
+                    "special_tokens_mask": 1, "offset_mapping": (0, 0)}
+            for key, lists in encoded.items():
+                for row in lists:
+                    n = target - len(row)
+                    if n > 0:  # a row longer than max_length (no truncation) stays as it is
+                        row[len(row):] = [fill[key]] * n if padding_side == "right" else []
+                        if padding_side == "left":
+                            row[:0] = [fill[key]] * n
+        if return_overflowing_tokens:
+            encoded["overflow_to_sample_mapping"] = [r[4] for r in rows]
 
         if return_tensors == "pt":
-            if len({len(ids) for ids in input_ids}) > 1:
+            if len({len(ids) for ids in encoded["input_ids"]}) > 1:
                 raise ValueError(
                     "sequences have different lengths and padding is off, so they cannot form one "
                     "tensor; use padding=True or return_tensors=None"
                 )
-            shape = (len(input_ids), len(input_ids[0]) if input_ids else 0)  # (B, T), also for B = 0
-            return BatchEncoding(
-                input_ids=torch.tensor(input_ids, dtype=torch.long).reshape(shape),
-                token_type_ids=torch.tensor(type_ids, dtype=torch.long).reshape(shape),
-                attention_mask=torch.tensor(masks, dtype=torch.long).reshape(shape),
-            )
-        if not batched:
-            return BatchEncoding(input_ids=input_ids[0], token_type_ids=type_ids[0], attention_mask=masks[0])
-        return BatchEncoding(input_ids=input_ids, token_type_ids=type_ids, attention_mask=masks)
+            B = len(rows)
+            T = len(rows[0][0]) if rows else 0
+            return BatchEncoding({key: torch.tensor(value, dtype=torch.long).reshape(
+                (B,) if key == "overflow_to_sample_mapping" else (B, T, 2) if key == "offset_mapping" else (B, T))
+                for key, value in encoded.items()})  # (B, T), also for B = 0
+        if not batched and not return_overflowing_tokens:
+            return BatchEncoding({key: value[0] for key, value in encoded.items()})
+        return BatchEncoding(encoded)
 
-    def _truncate(self, ids_a: list[int], ids_b: list[int] | None, budget: int):
+    def _truncation_windows(self, i: int, len_a: int, len_b: int | None, budget: int, mode, stride: int,
+                            overflow: bool) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+        """The spans ((a0, a1), (b0, b1)) of A and B that each row keeps, when ``budget`` tokens of text fit.
+
+        Without ``overflow`` one row, the first window. With it, the text being cut is read in windows of
+        the tokens it may keep, each starting ``stride`` tokens before the end of the one before
+        (transformers' fast tokenizers), until a window reaches its end: windows of k tokens start at
+        0, k - stride, 2 (k - stride), ...
+        """
+        b = 0 if len_b is None else len_b
+        if mode is True:  # longest first
+            keep_a, keep_b = (budget, 0) if len_b is None else _pair_lengths(len_a, len_b, budget)
+            if overflow and keep_a < len_a and len_b is not None and keep_b < len_b:
+                raise ValueError(f"text[{i}] and text_pair[{i}] would both be cut: return_overflowing_tokens needs "
+                                 "truncation='only_first' or 'only_second' for such a pair")
+        elif mode == "only_first":
+            keep_a, keep_b = budget - b, b
+        else:  # only_second
+            keep_a, keep_b = len_a, budget - len_a
+        if keep_a < 0 or keep_b < 0:
+            which = "text" if mode == "only_first" else "text_pair"
+            raise ValueError(f"Truncation error: Sequence to truncate too short to respect the provided max_length: "
+                             f"truncation={mode!r} cannot make the pair {i} fit in {budget + 3} tokens by cutting "
+                             f"{which}[{i}] alone")
+        self._warn_truncation(budget)
+        cut_b = len_b is not None and keep_b < len_b
+        length, keep = (len_b, keep_b) if cut_b else (len_a, keep_a)
+        starts = [0]
+        while overflow and starts[-1] + keep < length:
+            starts.append(starts[-1] + keep - stride)
+        spans = [(s, min(s + keep, length)) for s in starts]
+        return [((0, keep_a), span) if cut_b else (span, (0, keep_b)) for span in spans]
+
+    def _warn_truncation(self, budget: int) -> None:
         if not self._warned_truncation:
             self._warned_truncation = True
             warnings.warn(
                 f"an input longer than the limit was truncated to {budget} tokens of text "
                 "(this warning is shown once per tokenizer)",
-                stacklevel=3,
+                stacklevel=4,
             )
-        if ids_b is None:
-            return ids_a[:budget], None
-        keep_a, keep_b = _pair_lengths(len(ids_a), len(ids_b), budget)
-        return ids_a[:keep_a], ids_b[:keep_b]
 
 
 # Rust's WordPiece decoder applies these to each token once it has its leading space (not to the
@@ -618,6 +837,26 @@ _DECODE_CLEANUP = [
     (" 've", "'ve"),
     (" 're", "'re"),
 ]
+
+
+def _split_on_spaces(chars: list[tuple[str, int]]):
+    """Yield (word, indices) for each run of non-space characters of [(char, index), ...], as ``str.split``."""
+    word, at = [], []
+    for c, k in chars:
+        if c.isspace():
+            if word:
+                yield "".join(word), at
+            word, at = [], []
+        else:
+            word.append(c)
+            at.append(k)
+    if word:
+        yield "".join(word), at
+
+
+def _check_padding_side(side) -> None:
+    if side not in ("right", "left"):
+        raise ValueError(f"padding_side must be 'right' or 'left', got {side!r}")
 
 
 def _check_str(value, name: str) -> None:

@@ -11,7 +11,30 @@
 # **split on whitespace and punctuation** → **WordPiece** each word → add **`[CLS]`/`[SEP]`**, truncate,
 # pad.
 
+# %% [markdown]
+# **You will learn** how BERT turns raw text into ids: cleaning, accents, lower case, punctuation, WordPiece's
+# greedy longest match, `[UNK]`, sentence pairs and token types, truncation and padding.
+#
+# **Read alongside**: [`minisbert/tokenizer.py`](../minisbert/tokenizer.py).
+#
+# **Afterwards**: exercises 1 `basic_tokenize` and 2 `wordpiece` — write them in `exercises/`, then `python -m
+# minisbert grade basic_tokenize wordpiece` (see [exercises/README.md](../exercises/README.md)).
+#
+# **Running it**: on your own machine, `make lab` (or `pip install '.[notebooks]'`, then `jupyter lab
+# notebooks/`); on Google Colab, the first code cell sets everything up.
+
 # %%
+# On Google Colab this cell first fetches the course: it clones the repository, installs it with
+# `pip install '.[notebooks]'` and moves into its notebooks/ folder; `_setup` then fetches the weights
+# and the data sets (a few minutes, once per Colab session). On your own machine it only imports.
+import os, subprocess, sys
+if "google.colab" in sys.modules and not os.path.exists("_setup.py"):
+    REPOSITORY = ""  # the git address of the minisbert you work from: your course's copy or your fork
+    assert REPOSITORY, "on Colab, set REPOSITORY above to the git address of your copy of minisbert, then run again"
+    if not os.path.isdir("minisbert"):
+        subprocess.run(f"git clone -q --depth 1 {REPOSITORY} minisbert && pip install -q './minisbert[notebooks]'",
+                       shell=True, check=True)
+    os.chdir("minisbert/notebooks")
 from _setup import MODEL_DIR, DATA_DIR  # weights, data folder; seeds fixed
 
 # %%
@@ -174,7 +197,7 @@ assert torch.equal(enc["input_ids"], ref["input_ids"])
 # pairs: ours and the reference agree on every id.
 
 # %%
-from minisbert.data import load_stsb
+from minisbert.io.data import load_stsb
 
 pairs = load_stsb("test", DATA_DIR)
 s1, s2 = [p.sentence1 for p in pairs], [p.sentence2 for p in pairs]
@@ -187,3 +210,12 @@ for key in ("input_ids", "token_type_ids", "attention_mask"):
 mismatch = [s for s in s1 + s2 if tok.tokenize(s) != hf.tokenize(s)]
 assert not mismatch, mismatch[:3]
 print("identical ids on all", 2 * len(pairs), "sentences")
+
+# %% [markdown]
+# ## Next
+#
+# You can now tokenize any text as BERT does and explain every id, including the `##` pieces and `[UNK]`.
+#
+# 1. Write exercises 1 `basic_tokenize` and 2 `wordpiece` in `exercises/` and grade them: `python -m minisbert
+#    grade basic_tokenize wordpiece`. When one passes, read the library's version beside yours.
+# 2. Then open notebook [02 · BERT step by step](02_bert_step_by_step.ipynb): the ids go through the model.

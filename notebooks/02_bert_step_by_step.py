@@ -8,7 +8,35 @@
 # operations on the model's own weight tensors, and checks every intermediate tensor against Hugging
 # Face's `transformers.BertModel`, layer by layer, with forward hooks.
 
+# %% [markdown]
+# **You will learn** what happens inside BERT, one tensor at a time: the embeddings, one attention head, all
+# heads, the residual connections and LayerNorm, the feed-forward network, and the attention maps.
+#
+# **Read alongside**: [`minisbert/bert.py`](../minisbert/bert.py) (`BertEmbeddings`, `BertSelfAttention`,
+# `BertLayer`).
+#
+# **Afterwards**: exercises 3 `embeddings`, 4 `attention_head`, 5 `multi_head_attention` and 6 `bert_layer` —
+# write them in `exercises/`, then `python -m minisbert grade embeddings attention_head multi_head_attention
+# bert_layer` (see [exercises/README.md](../exercises/README.md)).
+#
+# **View**: `python -m minisbert view "The animal didn't cross the street because it was too tired." --layer 3
+# --heads 1 --out it.html` (head, model and neuron views).
+#
+# **Running it**: on your own machine, `make lab` (or `pip install '.[notebooks]'`, then `jupyter lab
+# notebooks/`); on Google Colab, the first code cell sets everything up.
+
 # %%
+# On Google Colab this cell first fetches the course: it clones the repository, installs it with
+# `pip install '.[notebooks]'` and moves into its notebooks/ folder; `_setup` then fetches the weights
+# and the data sets (a few minutes, once per Colab session). On your own machine it only imports.
+import os, subprocess, sys
+if "google.colab" in sys.modules and not os.path.exists("_setup.py"):
+    REPOSITORY = ""  # the git address of the minisbert you work from: your course's copy or your fork
+    assert REPOSITORY, "on Colab, set REPOSITORY above to the git address of your copy of minisbert, then run again"
+    if not os.path.isdir("minisbert"):
+        subprocess.run(f"git clone -q --depth 1 {REPOSITORY} minisbert && pip install -q './minisbert[notebooks]'",
+                       shell=True, check=True)
+    os.chdir("minisbert/notebooks")
 from _setup import MODEL_DIR, TOL  # weights, tolerance; seeds fixed
 
 # %%
@@ -20,7 +48,7 @@ import transformers
 transformers.logging.disable_progress_bar()
 from minisbert import BertModel
 from minisbert.tokenizer import BertTokenizer
-from minisbert.trace import record_outputs, traced_module_names
+from minisbert.parity.trace import record_outputs, traced_module_names
 
 model = BertModel.from_pretrained(MODEL_DIR)        # eval mode: dropout is the identity
 hf = transformers.BertModel.from_pretrained(str(MODEL_DIR), attn_implementation="eager").eval()
@@ -249,12 +277,11 @@ fig.tight_layout()
 plt.show()
 
 # %%
-fig, axes = plt.subplots(2, 6, figsize=(14, 5))
+fig, axes = plt.subplots(2, 6, figsize=(14, 5.6), layout="constrained")   # constrained: room for every title
 for hi, ax in enumerate(axes.flat):
     ax.imshow(maps[L - 1][0, hi], cmap="viridis", vmin=0)
-    ax.set_title(f"layer {L - 1}, head {hi}", fontsize=9); ax.set_xticks([]); ax.set_yticks([])
-fig.suptitle(f"All {A} heads of the last layer, {T} tokens")
-fig.tight_layout()
+    ax.set_title(f"head {hi}", fontsize=10); ax.set_xticks([]); ax.set_yticks([])
+fig.suptitle(f"All {A} heads of the last layer (layer {L - 1}), {T} tokens: queries down, keys across")
 plt.show()
 
 # %% [markdown]
@@ -300,3 +327,14 @@ page_q = torch.tensor(neuron.data["q"][3][1]) / neuron.data["scale"]
 assert (page_q - q3).abs().max() <= 5e-4 and (by_hand - row).abs().max() < TOL
 print("softmax(q·k/√d) for 'it':", [f"{w:.3f}" for w in by_hand.tolist()])
 neuron
+
+# %% [markdown]
+# ## Next
+#
+# You can now compute a BERT layer by hand from its weights and read an attention map.
+#
+# 1. Write exercises 3 `embeddings`, 4 `attention_head`, 5 `multi_head_attention` and 6 `bert_layer` in
+#    `exercises/` and grade them: `python -m minisbert grade embeddings attention_head multi_head_attention
+#    bert_layer`. When one passes, read the library's version beside yours.
+# 2. Then open notebook [03 · word embeddings](03_word_embeddings.ipynb): what the vectors BERT outputs are
+#    good for.

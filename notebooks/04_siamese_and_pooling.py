@@ -9,7 +9,34 @@
 # `[CLS]` vector is a poor sentence vector, and checks the siamese wrapper and its pooling against
 # sentence-transformers.
 
+# %% [markdown]
+# **You will learn** why feeding every pair of sentences through BERT does not scale, how SBERT's siamese
+# network and mean, max or `[CLS]` pooling make one vector per sentence, and how those vectors are compared
+# (STSb Spearman, semantic search, paraphrase mining).
+#
+# **Read alongside**: [`minisbert/pooling.py`](../minisbert/pooling.py),
+# [`minisbert/sbert.py`](../minisbert/sbert.py) and [`minisbert/similarity.py`](../minisbert/similarity.py).
+#
+# **Afterwards**: exercises 7 `pooling` and 12 `paraphrase_mining` — write them in `exercises/`, then `python
+# -m minisbert grade pooling paraphrase_mining` (see [exercises/README.md](../exercises/README.md)).
+#
+# **View**: the similarity and PCA views (`views.similarity_view`, `views.pca_view`).
+#
+# **Running it**: on your own machine, `make lab` (or `pip install '.[notebooks]'`, then `jupyter lab
+# notebooks/`); on Google Colab, the first code cell sets everything up.
+
 # %%
+# On Google Colab this cell first fetches the course: it clones the repository, installs it with
+# `pip install '.[notebooks]'` and moves into its notebooks/ folder; `_setup` then fetches the weights
+# and the data sets (a few minutes, once per Colab session). On your own machine it only imports.
+import os, subprocess, sys
+if "google.colab" in sys.modules and not os.path.exists("_setup.py"):
+    REPOSITORY = ""  # the git address of the minisbert you work from: your course's copy or your fork
+    assert REPOSITORY, "on Colab, set REPOSITORY above to the git address of your copy of minisbert, then run again"
+    if not os.path.isdir("minisbert"):
+        subprocess.run(f"git clone -q --depth 1 {REPOSITORY} minisbert && pip install -q './minisbert[notebooks]'",
+                       shell=True, check=True)
+    os.chdir("minisbert/notebooks")
 from _setup import MODEL_DIR, DATA_DIR, TOL  # weights, data folder, tolerance; seeds fixed
 
 # %%
@@ -21,7 +48,7 @@ import transformers
 transformers.logging.disable_progress_bar()
 from sentence_transformers import SentenceTransformer, util
 from minisbert import SentenceBert
-from minisbert.data import load_stsb
+from minisbert.io.data import load_stsb
 from minisbert.evaluate import evaluate_sts, spearman
 from minisbert.pooling import cls_pooling, max_pooling, mean_pooling
 from minisbert.similarity import cos_sim, pairwise_cos_sim
@@ -202,3 +229,12 @@ page
 
 # %%
 views.pca_view(sbert, sentences, labels=["music", "music", "cooking", "cooking", "markets", "markets", "cats", "cats"])
+
+# %% [markdown]
+# ## Next
+#
+# You can now turn sentences into vectors with a pooling of your choice and rank sentences by similarity.
+#
+# 1. Write exercises 7 `pooling` and 12 `paraphrase_mining` in `exercises/` and grade them: `python -m
+#    minisbert grade pooling paraphrase_mining`. When one passes, read the library's version beside yours.
+# 2. Then open notebook [05 · objectives](05_objectives.ipynb): how SBERT is trained.

@@ -14,7 +14,32 @@
 # BERT's parameters** against sentence-transformers' `SoftmaxLoss`, `CosineSimilarityLoss` and
 # `TripletLoss`, takes one optimisation step by hand, and ends with a short real training run.
 
+# %% [markdown]
+# **You will learn** SBERT's three training objectives (classification on [u; v; |u − v|], cosine regression,
+# triplet), their losses and gradients by hand, one optimisation step, and a short training run.
+#
+# **Read alongside**: [`minisbert/objectives.py`](../minisbert/objectives.py) and
+# [`minisbert/training.py`](../minisbert/training.py).
+#
+# **Afterwards**: exercises 8 `classification_loss`, 9 `regression_loss` and 10 `triplet_loss` — write them in
+# `exercises/`, then `python -m minisbert grade classification_loss regression_loss triplet_loss` (see
+# [exercises/README.md](../exercises/README.md)).
+#
+# **Running it**: on your own machine, `make lab` (or `pip install '.[notebooks]'`, then `jupyter lab
+# notebooks/`); on Google Colab, the first code cell sets everything up.
+
 # %%
+# On Google Colab this cell first fetches the course: it clones the repository, installs it with
+# `pip install '.[notebooks]'` and moves into its notebooks/ folder; `_setup` then fetches the weights
+# and the data sets (a few minutes, once per Colab session). On your own machine it only imports.
+import os, subprocess, sys
+if "google.colab" in sys.modules and not os.path.exists("_setup.py"):
+    REPOSITORY = ""  # the git address of the minisbert you work from: your course's copy or your fork
+    assert REPOSITORY, "on Colab, set REPOSITORY above to the git address of your copy of minisbert, then run again"
+    if not os.path.isdir("minisbert"):
+        subprocess.run(f"git clone -q --depth 1 {REPOSITORY} minisbert && pip install -q './minisbert[notebooks]'",
+                       shell=True, check=True)
+    os.chdir("minisbert/notebooks")
 from _setup import MODEL_DIR, DATA_DIR, TOL  # weights, data folder, tolerance; seeds fixed
 
 # %%
@@ -28,7 +53,7 @@ transformers.logging.disable_progress_bar()
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.sentence_transformer.losses import CosineSimilarityLoss, SoftmaxLoss, TripletLoss
 from minisbert import SentenceBert
-from minisbert.data import SICK_LABELS
+from minisbert.io.data import SICK_LABELS
 from minisbert.examples import sick_classification, sick_triplets, stsb_regression
 from minisbert.objectives import ClassificationObjective, RegressionObjective, TripletObjective
 
@@ -181,7 +206,7 @@ _ = compare_gradients()
 # cores, not a recipe for a good model.
 
 # %% export="nb_loss_curve"
-from minisbert.train import TrainConfig, train
+from minisbert.training import TrainConfig, train
 
 model = SentenceBert.from_pretrained(MODEL_DIR)                       # fresh weights
 torch.manual_seed(0)
@@ -209,3 +234,14 @@ ax.legend()
 fig.tight_layout()
 plt.show()
 assert losses[-5:].mean() < losses[:5].mean() and after > before + 10
+
+# %% [markdown]
+# ## Next
+#
+# You can now write any of the three objectives and train a sentence encoder with it.
+#
+# 1. Write exercises 8 `classification_loss`, 9 `regression_loss` and 10 `triplet_loss` in `exercises/` and
+#    grade them: `python -m minisbert grade classification_loss regression_loss triplet_loss`. When one
+#    passes, read the library's version beside yours.
+# 2. Then open notebook [06 · cross-encoder against bi-encoder](06_cross_vs_bi_encoder.ipynb): what SBERT
+#    saves.

@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="session")
 def model_dir() -> Path:
-    from minisbert.fetch import fetch
+    from minisbert.io.fetch import fetch
 
     return fetch("all-MiniLM-L6-v2", quiet=True)
 

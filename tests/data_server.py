@@ -10,6 +10,12 @@ The server answers ``/good/<archive>``; ``/corrupt/<archive>`` (one sentence cha
 whose file fails its digest); ``/truncated/<archive>`` (the first half, no Content-Length: the
 archive is cut); ``/stops/<archive>`` (Content-Length of the whole, half the bytes, then the server
 shuts down).
+
+Hostile modes, for the limits on what a fetch takes in: ``/bomb/<archive>`` and ``/overpinned/<archive>``
+serve the archives of ``build_hostile_archives`` (a member of 64 MiB of zeros in a small .tar.gz; a
+member a little larger than its pinned size); ``/nolength/<archive>`` sends zeros without a
+Content-Length, without end; ``/huge/<archive>`` announces 10 GiB; ``/trickle/<archive>`` sends one
+byte every 0.2 s; ``/reset/<archive>`` sends half the bytes, then resets the connection (TCP RST).
 """
 
 from __future__ import annotations
@@ -17,8 +23,10 @@ from __future__ import annotations
 import io
 import json
 import socket
+import struct
 import tarfile
 import threading
+import time
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -88,6 +96,37 @@ def build_archives(data_dir: Path, which=("stsb", "sick", "snli")) -> dict[str, 
     return {"good": good, "corrupt": corrupt}
 
 
+class _Zeros(io.RawIOBase):
+    """``size`` zero bytes, read without holding them in memory."""
+
+    def __init__(self, size: int):
+        self.left = size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = min(len(buffer), self.left)
+        buffer[:n] = bytes(n)
+        self.left -= n
+        return n
+
+
+def build_hostile_archives() -> dict[str, dict[str, bytes]]:
+    """{"bomb" | "overpinned": {"Stsbenchmark.tar.gz": bytes}}: the STS Benchmark archive with sts-train.csv
+    replaced by 64 MiB of zeros (about 64 kB compressed), or by 1.5 MB of text (over its pinned 901,177
+    bytes but under what may be read from the archive)."""
+    out = {}
+    for mode, size, fill in (("bomb", 64 << 20, None), ("overpinned", 1_500_000, b"a\tb\n" * 375_000)):
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=1) as tar:
+            info = tarfile.TarInfo("stsbenchmark/sts-train.csv")
+            info.size = size
+            tar.addfile(info, io.BufferedReader(_Zeros(size)) if fill is None else io.BytesIO(fill))
+        out[mode] = {"Stsbenchmark.tar.gz": buffer.getvalue()}
+    return out
+
+
 class DataServer:
     """``with DataServer(archives) as server:`` a server on 127.0.0.1; ``server.url(mode)`` is a mirror URL."""
 
@@ -103,11 +142,14 @@ class DataServer:
             def do_GET(self):
                 outer.requests.append(self.path)
                 _, mode, name = self.path.split("/", 2)
-                data = outer.archives["corrupt" if mode == "corrupt" else "good"].get(name)
+                data = outer.archives.get(mode, outer.archives["good"]).get(name)
                 if data is None:
                     self.send_error(404)
                     return
                 self.send_response(200)
+                if mode in ("nolength", "huge", "trickle", "reset"):
+                    self.hostile(mode, data)
+                    return
                 if mode == "truncated":
                     self.send_header("Connection", "close")
                     self.end_headers()
@@ -123,6 +165,35 @@ class DataServer:
                     self.close_connection = True
                     return
                 self.wfile.write(data)
+
+            def hostile(self, mode: str, data: bytes) -> None:
+                try:
+                    if mode == "nolength":  # zeros until the client gives up (at most 1 GiB)
+                        self.send_header("Connection", "close")
+                        self.end_headers()
+                        for _ in range(1 << 14):
+                            self.wfile.write(bytes(1 << 16))
+                    elif mode == "huge":
+                        self.send_header("Content-Length", str(10 << 30))
+                        self.end_headers()
+                        self.wfile.write(data[:1024])
+                    elif mode == "trickle":  # one byte every 0.2 s: each read is well inside any timeout
+                        self.send_header("Content-Length", str(len(data)))
+                        self.end_headers()
+                        for i in range(300):
+                            self.wfile.write(data[i:i + 1])
+                            self.wfile.flush()
+                            time.sleep(0.2)
+                    elif mode == "reset":  # half the bytes, then a TCP reset instead of a close
+                        self.send_header("Content-Length", str(len(data)))
+                        self.end_headers()
+                        self.wfile.write(data[: len(data) // 2])
+                        self.wfile.flush()
+                        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                        self.connection.close()
+                except OSError:  # the client hung up, as it should
+                    pass
+                self.close_connection = True
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

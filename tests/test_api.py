@@ -15,10 +15,10 @@ import torch
 
 import minisbert
 from minisbert import BertConfig, BertModel, BertTokenizer, CrossEncoder, SentenceBert
-from minisbert import batching
-from minisbert import weights as weights_module
+from minisbert.speed import batching
+from minisbert.io import weights as weights_module
 from minisbert.__main__ import main
-from minisbert.data import load_stsb
+from minisbert.io.data import load_stsb
 
 TOL = 1e-5
 SENTENCES = ["A man is playing a guitar.", "Someone plays an instrument.", "A woman is slicing an onion.",
@@ -34,7 +34,7 @@ def test_every_public_name_imports_from_the_top_level():
                            paraphrase_mining, pretrain, semantic_search, train)
     from minisbert import cross_encoder, similarity, tokenizer
 
-    fetch_module = importlib.import_module("minisbert.fetch")  # the attribute minisbert.fetch is the function
+    fetch_module = importlib.import_module("minisbert.io.fetch")  # the attribute minisbert.fetch is the function
 
     namespace = {}
     exec("from minisbert import *", namespace)
@@ -149,8 +149,10 @@ def test_from_pretrained_with_a_hub_name_and_a_device(real_sbert, model_dir):
 @pytest.mark.fast
 def test_an_unknown_keyword_is_a_type_error_naming_it(unnormalised):
     _, ours, _ = unnormalised
-    with pytest.raises(TypeError, match="prompt_name"):
-        ours.encode(SENTENCES, prompt_name="query")
+    with pytest.raises(TypeError, match="no_such_keyword"):
+        ours.encode(SENTENCES, no_such_keyword=1)
+    with pytest.raises(ValueError, match="Prompt name 'nope' not found"):
+        ours.encode(SENTENCES, prompt_name="nope")
     with pytest.raises(TypeError, match="convert_to_tensor must be True, False or None"):
         ours.encode(SENTENCES, convert_to_tensor="yes")
 
@@ -158,14 +160,17 @@ def test_an_unknown_keyword_is_a_type_error_naming_it(unnormalised):
 
 @pytest.mark.fast
 def test_sentence_transformers_precision_names(unnormalised):
-    """ST's ``precision="float32"`` (its default) is our fp32; its quantisations are refused by name."""
+    """ST's ``precision="float32"`` (its default) is our fp32; its quantisations give its arrays' dtype and
+    shape (their values: tests/test_api_parity.py); a precision it does not have is refused by name."""
     _, ours, st = unnormalised
     ours_fp32 = ours.encode(SENTENCES, precision="float32")
     assert np.array_equal(ours_fp32, ours.encode(SENTENCES))
     np.testing.assert_allclose(ours_fp32, st.encode(SENTENCES, precision="float32"), atol=1e-6)
     for quantised in ("int8", "binary"):
-        with pytest.raises(ValueError, match=f"precision='{quantised}'.*quantisation"):
-            ours.encode(SENTENCES, precision=quantised)
+        got, want = ours.encode(SENTENCES, precision=quantised), st.encode(SENTENCES, precision=quantised)
+        assert got.dtype == want.dtype and got.shape == want.shape
+    with pytest.raises(ValueError, match="Precision 'fp16' is not supported"):
+        ours.encode(SENTENCES, precision="fp16")
 
 
 # ----------------------------------------------------------------------------------------------------

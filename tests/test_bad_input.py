@@ -16,12 +16,12 @@ import pytest
 import torch
 
 from minisbert import BertConfig, BertModel
-from minisbert import data as data_module
+from minisbert.io import data as data_module
 from minisbert import evaluate, similarity
-from minisbert.data import DataError
+from minisbert.io.data import DataError
 from minisbert.sbert import SentenceBert
 from minisbert.tokenizer import BertTokenizer
-from minisbert.weights import read_safetensors
+from minisbert.io.weights import read_safetensors
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,7 @@ CASES = [
     ("tok-none-item", lambda t, s: t(["a", None]), TypeError, r"text\[1\] must be str, got NoneType"),
     ("tok-pair-length", lambda t, s: t(["a", "b"], ["c"]), ValueError, "text_pair"),
     ("tok-padding-mode", lambda t, s: t("a", padding="weird"), ValueError, "padding must be"),
-    ("tok-no-truncation", lambda t, s: t("word " * 600, truncation=False), ValueError, "513|tokens long|longer"),
+    ("tok-stride", lambda t, s: t("word " * 600, stride=600, return_overflowing_tokens=True), ValueError, "stride=600 must be less than"),
     # BertModel
     ("bert-list", lambda t, s: s.bert([[1, 2]]), TypeError, "input_ids must be a torch.Tensor"),
     ("bert-1d", lambda t, s: s.bert(torch.ones(3, dtype=torch.long)), ValueError, "input_ids must have shape"),

@@ -1,4 +1,4 @@
-"""The batches-side-by-side layer of minisbert/batching.py: ``in_parallel`` (order, one intra-op thread per
+"""The batches-side-by-side layer of minisbert/speed/batching.py: ``in_parallel`` (order, one intra-op thread per
 worker, the caller's threads left alone, errors and cancellation) and ``run_batched`` with workers (the
 rows land in input order, the model's modes come back, a failing batch stops the run)."""
 
@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from minisbert.batching import default_workers, in_parallel, run_batched
+from minisbert.speed.batching import default_workers, in_parallel, run_batched
 
 pytestmark = pytest.mark.fast
 

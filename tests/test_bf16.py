@@ -2,7 +2,7 @@
 
 bf16 keeps 8 significant bits, so every matrix product's inputs are rounded to ~4e-3 relative; the fast
 path takes every sum in fp32 (the products', LayerNorm's statistics, attention, pooling) and stores the
-activations between them in bf16 (minisbert/fast.py). The bounds below are stated for unit sentence
+activations between them in bf16 (minisbert/speed/fast.py). The bounds below are stated for unit sentence
 vectors: all-MiniLM-L6-v2 measured 2.4e-3 max |Δ| over the STSb test sentences (bound 1e-2); the fast
 path's bf16 on a tiny random BERT is tested in tests/test_fast.py.
 These tests run on any CPU: without bf16 instructions torch emulates bf16 (slower, the same numbers).
@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from minisbert import hardware
+from minisbert.speed import hardware
 
 REAL_BOUND = 1e-2  # unit vectors, all-MiniLM-L6-v2 (measured 2.4e-3)
 
@@ -82,7 +82,7 @@ def test_cuda_asked_for_without_a_gpu_is_a_clear_error(monkeypatch):
 
 @pytest.fixture(scope="module")
 def stsb_test(data_dir):
-    from minisbert.data import load_stsb
+    from minisbert.io.data import load_stsb
 
     return load_stsb("test", data_dir)
 
@@ -149,8 +149,8 @@ def test_training_in_bf16_follows_fp32(tiny_sbert_folder, objective_name):
     from minisbert import SentenceBert
     from minisbert.examples import PairExample
     from minisbert.objectives import ClassificationObjective, RegressionObjective
-    from minisbert.train import TrainConfig, train
-    from minisbert.weights import read_safetensors
+    from minisbert.training import TrainConfig, train
+    from minisbert.io.weights import read_safetensors
 
     start = read_safetensors(tiny_sbert_folder / "model.safetensors")
     words = ["a man plays a guitar", "someone is cooking", "the cat sleeps", "two dogs run on grass"]

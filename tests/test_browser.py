@@ -4,7 +4,8 @@ For each view's file: no JavaScript error in the console, a screenshot that is n
 interaction (another head, a hovered token, a toggle) that changes what is drawn. Large inputs: a
 512-token page and a 12-layer × 12-head page hold every layer and head, stay under a stated size, and are
 drawn within 2 s of navigation (a usability bound, the best of three loads; speed itself is measured in
-benchmarks, not in tests).
+benchmarks, not in tests). A 300-token page fits the screen, and hovering a token brings its strongest
+line into view with the weight written out. The measured sizes are in docs/views.md.
 
 ``make setup`` installs chromium and chromium-driver (``make browser``); without them these tests fail and
 say so. ``python tests/test_browser.py`` redraws the screenshots under ``docs/`` with the same code.
@@ -51,8 +52,8 @@ def make_pages(model, folder: Path) -> dict[str, Path]:
 
 # Large inputs: every layer and head stays in the page, under these sizes
 
-MAX_MB_512 = 48  # all-MiniLM-L6-v2 (6 layers × 12 heads), 512 tokens, head + model views: about 38 MB
-MAX_MB_12x12 = 32  # a 12-layer × 12-head model, 256 tokens, head + model views: about 19 MB
+MAX_MB_512 = 48  # all-MiniLM-L6-v2 (6 layers × 12 heads), 512 tokens, head + model views
+MAX_MB_12x12 = 32  # a 12-layer × 12-head model, 256 tokens, head + model views
 
 
 def long_text(n_words: int = 600) -> str:
@@ -219,6 +220,83 @@ def test_large_page_opens_quickly(browser, real_sbert, tmp_path, size):
 
 
 # ----------------------------------------------------------------------------------------------------
+# A long input: the page fits the screen, and a hovered token's strongest line and weight are in view
+
+LONG_WORDS = 290  # with [CLS], [SEP] and the word pieces: a page of more than 300 tokens
+
+
+def make_long_page(model, folder: Path) -> tuple[views.View, Path]:
+    view = views.attention_page(model, long_text(LONG_WORDS), panels=("head", "model", "neuron"), layer=2, heads=[5])
+    return view, view.save(folder / "view_long.html")
+
+
+@pytest.fixture(scope="module")
+def long_page(real_sbert, tmp_path_factory):
+    return make_long_page(real_sbert, tmp_path_factory.mktemp("long"))
+
+
+def rect(browser, element) -> dict:
+    return browser.execute_script("const r = arguments[0].getBoundingClientRect();"
+                                  "return {top: r.top, bottom: r.bottom, left: r.left, right: r.right};", element)
+
+
+def hover_long_page(browser, query: int) -> None:
+    """Scroll the head view's query ``query`` to the middle of its column, the head view to the top of the
+    window, then hover the query."""
+    from selenium.webdriver.common.by import By
+
+    token = browser.find_element(By.CSS_SELECTOR, f"section.head .col.left .tok[data-index='{query}']")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});"
+                           "document.querySelector('section.head').scrollIntoView({block: 'start'})", token)
+    hover(browser, token)
+
+
+@pytest.mark.parametrize("layer, head, query", [(2, 5, 200), (0, 2, 200), (4, 9, 297)])
+def test_long_page_hover_shows_the_strongest_line_and_its_weight(browser, long_page, layer, head, query):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    view, path = long_page
+    data, n = view.data, len(view.data["tokens"])
+    assert n >= 300 and data["note"] == ""
+    find = lambda css: browser.find_element(By.CSS_SELECTOR, css)  # noqa: E731
+    console_errors(browser)
+    open_page(browser, path)
+    window = browser.execute_script("return window.innerHeight")
+    columns = find("section.head .columns")
+    assert columns.size["height"] <= window - 100, "the head view's columns do not fit the window"
+    if (layer, head) != (2, 5):  # the page opens on layer 2, head 5
+        Select(find('section.head select[aria-label="layer"]')).select_by_index(layer)
+        find('section.head .head-button[data-head="5"]').click()
+        find(f'section.head .head-button[data-head="{head}"]').click()
+    # The strongest key of the query's row, and its weight as the page must write it, from the page's data.
+    row = data["attention"][layer][head][query]
+    key = max(range(n), key=lambda j: row[j])
+    weight = f"{row[key] / data['scale']:.3f}"
+    hover_long_page(browser, query)
+    q_box = rect(browser, find(f"section.head .col.left .tok[data-index='{query}']"))
+    k_el = find(f"section.head .col.right .tok[data-index='{key}']")
+    k_box, right_box = rect(browser, k_el), rect(browser, find("section.head .col.right"))
+    for what, box in (("the hovered query", q_box), (f"its strongest key {key}", k_box)):
+        assert 0 <= box["top"] and box["bottom"] <= window, f"{what} is out of the window: {box}"
+    assert right_box["top"] <= k_box["top"] and k_box["bottom"] <= right_box["bottom"] + 1, \
+        f"the strongest key {key} is scrolled out of its column: {k_box} in {right_box}"
+    # The weight, as a number beside the key and first in the hovered token's list.
+    assert k_el.find_element(By.CSS_SELECTOR, ".w").text == weight
+    first = find(f"section.head .weights ol.top[data-head='{head}'] li")
+    assert first.get_attribute("data-index") == str(key) and first.text.startswith(weight)
+    # The line itself: ink at its middle, between the two tokens' centres, in a screenshot of the window.
+    c_box = rect(browser, find("section.head canvas.lines"))
+    x = round((c_box["left"] + c_box["right"]) / 2)
+    y = round(((q_box["top"] + q_box["bottom"]) / 2 + (k_box["top"] + k_box["bottom"]) / 2) / 2)
+    shot = screenshot(browser)
+    around = [shot.getpixel((x + dx, y + dy)) for dx in range(-3, 4) for dy in range(-3, 4)]
+    assert any(min(rgb) < 120 for rgb in around), \
+        f"no line at ({x}, {y}) between query {query} and key {key}: {around[24]}"
+    assert console_errors(browser) == []
+
+
+# ----------------------------------------------------------------------------------------------------
 # The screenshots in docs/ (the README shows them): python tests/test_browser.py
 
 
@@ -240,6 +318,12 @@ def save_screenshots(folder: Path = REPO / "docs") -> None:
                     interact(browser, name)[1][2]()
                 screenshot(browser).save(folder / f"view_{name}.png", optimize=True)
                 print(folder / f"view_{name}.png")
+            browser.set_window_size(1100, 900)  # the head view of a long input fills a screen's height
+            _, path = make_long_page(model, Path(tmp))
+            open_page(browser, path)
+            hover_long_page(browser, 200)
+            screenshot(browser).save(folder / "view_long.png", optimize=True)
+            print(folder / "view_long.png")
     finally:
         browser.quit()
 

@@ -81,7 +81,7 @@ def test_search_against_brute_force(st, tmp_path, capsys):
 def test_eval_sick_trial_matches_sentence_transformers(st, data_dir, capsys):
     from scipy.stats import spearmanr
 
-    from minisbert.data import load_sick
+    from minisbert.io.data import load_sick
 
     assert main(["eval", "sick", "--split", "trial", "--data-dir", str(data_dir)]) == 0
     out = capsys.readouterr().out

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from minisbert.corpus import (CorpusError, TokenizedCorpus, held_out_sentences, make_examples, read_documents,
+from minisbert.io.corpus import (CorpusError, TokenizedCorpus, held_out_sentences, make_examples, read_documents,
                               split_sentences, tokenize_corpus, write_train_sentences)
 from minisbert.tokenizer import load_tokenizer
 

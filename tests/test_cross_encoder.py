@@ -8,7 +8,7 @@
 * A saved folder (a small random BERT with the real vocabulary, to keep files small) gives the same
   scores in sentence-transformers' ``CrossEncoder`` and transformers' ``BertForSequenceClassification``.
 * ``predict``: a pair's score does not depend on its batch; clear errors for malformed pairs.
-* Training: the loss is BCE-with-logits against the score, and ``minisbert.train.train`` runs it.
+* Training: the loss is BCE-with-logits against the score, and ``minisbert.training.train`` runs it.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import transformers
 from minisbert import BertConfig, BertModel
 from minisbert.cross_encoder import CrossEncoder, CrossEncoderObjective
 from minisbert.examples import PairExample
-from minisbert.train import TrainConfig, train
+from minisbert.training import TrainConfig, train
 
 TOL = 1e-5
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from minisbert.data import (
+from minisbert.io.data import (
     DATA_ENV_VAR,
     SICK_LABELS,
     SICK_SCORE_RANGE,
@@ -169,13 +169,13 @@ def test_environment_variable_is_honoured(monkeypatch, tmp_path, data_dir):
 
 
 def test_no_folder_given(monkeypatch, tmp_path):
-    from minisbert import weights
+    from minisbert.io import paths
 
     # no MINISBERT_DATA, no ../shared/data beside a checkout, an empty user cache (tests/test_fetch_data.py
     # checks the whole lookup order)
     monkeypatch.delenv(DATA_ENV_VAR, raising=False)
     monkeypatch.setenv("MINISBERT_HOME", str(tmp_path))
-    monkeypatch.setattr(weights, "source_checkout", lambda: None)
+    monkeypatch.setattr(paths, "source_checkout", lambda: None)
     with pytest.raises(FileNotFoundError, match="fetch stsb") as err:
         load_stsb("train")
     assert DATA_ENV_VAR in str(err.value) and "python -m minisbert fetch stsb" in str(err.value)

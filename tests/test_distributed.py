@@ -1,4 +1,4 @@
-"""Data-parallel training under torchrun (minisbert/distributed.py) is the single-process run, split.
+"""Data-parallel training under torchrun (minisbert/speed/distributed.py) is the single-process run, split.
 
 2 CPU processes with ``--batch-size B`` each must end with the parameters of 1 process with
 ``--batch-size 2B`` (same ``--max-steps``, ``--seed``, dropout off): within 1e-5. A rank killed mid-run
@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from minisbert.distributed import World, shard, world
-from minisbert.weights import read_safetensors
+from minisbert.speed.distributed import World, shard, world
+from minisbert.io.weights import read_safetensors
 
 REPO = Path(__file__).resolve().parent.parent
 TOL = 1e-5

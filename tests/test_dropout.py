@@ -1,4 +1,4 @@
-"""FastDropout (minisbert/dropout.py): nn.Dropout's rate, scale and gradient from a cheaper random mask.
+"""FastDropout (minisbert/speed/dropout.py): nn.Dropout's rate, scale and gradient from a cheaper random mask.
 
 Its masks differ from nn.Dropout's (another random stream), so these tests check the function's
 properties: the drop rate within 5 standard deviations on millions of elements, in each of the four
@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from minisbert.bert import set_dropout
-from minisbert.dropout import FastDropout, use_fast_dropout
+from minisbert.speed.dropout import FastDropout, use_fast_dropout
 
 pytestmark = pytest.mark.fast
 
@@ -89,7 +89,9 @@ def test_swap_and_restore_keep_p_and_mode():
 def test_set_up_for_training_swaps_the_dropouts_and_puts_them_back(model_dir, fast):
     from minisbert import BertConfig, BertModel, BertTokenizer, SentenceBert
     from minisbert.objectives import RegressionObjective
-    from minisbert.train import TrainConfig, make_optimizer, set_up_for_training
+    from minisbert.optimization import make_optimizer
+    from minisbert.speed.training import set_up_for_training
+    from minisbert.training import TrainConfig
 
     tokenizer = BertTokenizer.from_pretrained(model_dir)
     bert = BertModel(BertConfig(vocab_size=len(tokenizer.vocab), hidden_size=32, num_hidden_layers=1,

@@ -11,7 +11,7 @@ import pytest
 import scipy.stats
 import torch
 
-from minisbert.data import SickPair, StsPair, load_sick
+from minisbert.io.data import SickPair, StsPair, load_sick
 from minisbert.evaluate import evaluate_split, evaluate_sts, pearson, rank, spearman
 
 pytestmark = pytest.mark.fast  # the whole module is in the fast lane (tests/conftest.py)

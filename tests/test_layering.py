@@ -58,7 +58,7 @@ from minisbert.cross_encoder import CrossEncoder
 from minisbert.examples import PairExample
 from minisbert.objectives import RegressionObjective
 from minisbert.tokenizer import BertTokenizer
-from minisbert.train import TrainConfig, train
+from minisbert.training import TrainConfig, train
 
 torch.set_num_threads(1)
 model_dir = Path(sys.argv[1])

@@ -24,7 +24,7 @@ from sentence_transformers.sentence_transformer.losses import (
 )
 
 from minisbert import BertConfig, BertModel, SentenceBert
-from minisbert.data import SICK_LABELS
+from minisbert.io.data import SICK_LABELS
 from minisbert.examples import (
     PairExample,
     sick_classification,
@@ -255,7 +255,7 @@ def test_head_round_trip_and_predict(tiny_folder, tmp_path, data_dir):
 @pytest.mark.fast
 def test_sick_examples_scaling_and_triplets(data_dir):
     """Scaling is stated where the data is read: STSb score / 5, SICK (score − 1) / 4."""
-    from minisbert.data import load_sick, load_stsb
+    from minisbert.io.data import load_sick, load_stsb
 
     raw = load_stsb("dev", data_dir)[:3]
     assert [e.label for e in stsb_regression("dev", data_dir)[:3]] == [p.score / 5 for p in raw]

@@ -1,4 +1,4 @@
-"""Training on packed tokens (minisbert/packed.py) computes what the plain padded forward computes.
+"""Training on packed tokens (minisbert/speed/packed.py) computes what the plain padded forward computes.
 
 Compared with dropout off, on a tiny random BERT (every mask layout, both attention paths, the rounding
 of the packed rows) and on all-MiniLM-L6-v2 with a real STS Benchmark training batch: the output at
@@ -21,9 +21,11 @@ from minisbert import BertConfig, BertModel, SentenceBert
 from minisbert.bert import set_dropout
 from minisbert.examples import stsb_regression
 from minisbert.objectives import RegressionObjective
-from minisbert.packed import ROW_MULTIPLE, packed_last_hidden_state
+from minisbert.speed.packed import ROW_MULTIPLE, packed_last_hidden_state
 from minisbert.tokenizer import BertTokenizer
-from minisbert.train import TrainConfig, clip_grad_norm, make_optimizer, set_up_for_training, train
+from minisbert.optimization import clip_grad_norm, make_optimizer
+from minisbert.speed.training import set_up_for_training
+from minisbert.training import TrainConfig, train
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from minisbert import BertForMaskedLM, BertForPreTraining
-from minisbert.corpus import CorpusError
-from minisbert.pretrain import PretrainConfig, bert_config, pretrain
+from minisbert.io.corpus import CorpusError
+from minisbert.pretraining import PretrainConfig, bert_config, pretrain
 from minisbert.tokenizer import load_tokenizer
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -104,7 +104,7 @@ def test_dropout_off_while_pre_training_leaves_berts_dropout_in_the_saved_config
 
 
 def test_the_tokenized_corpus_is_cached_and_rebuilt_when_the_text_changes(tmp_path, small_corpus, tokenizer):
-    from minisbert.corpus import tokenize_corpus
+    from minisbert.io.corpus import tokenize_corpus
 
     corpus = tmp_path / "c.txt"
     corpus.write_text(small_corpus.read_text())
@@ -244,3 +244,13 @@ def test_a_run_killed_mid_way_and_resumed_ends_with_the_same_parameters(tmp_path
     resumed = BertForPreTraining.from_pretrained(tmp_path / "killed").state_dict()
     for name, tensor in whole.items():
         assert torch.equal(tensor, resumed[name]), name
+
+
+@pytest.mark.fast
+def test_the_command_needs_a_corpus_or_the_train_sentences(tmp_path, capsys):
+    from minisbert.__main__ import main
+
+    assert main(["pretrain", "--config", "L1-H32-A2", "--max-steps", "1", "--out", str(tmp_path / "bert")]) == 2
+    err = capsys.readouterr().err
+    assert "nothing to pre-train on" in err and "--corpus PATH" in err and "--add-train-sentences" in err
+    assert not (tmp_path / "bert").exists()

@@ -11,7 +11,7 @@ import torch
 import transformers
 
 from minisbert import BertConfig, BertForMaskedLM, BertForPreTraining
-from minisbert.weights import WeightsError, read_safetensors
+from minisbert.io.weights import WeightsError, read_safetensors
 
 pytestmark = pytest.mark.fast
 
@@ -30,7 +30,7 @@ def hf_pair(cls_name: str, seed: int = 0):
             if name.endswith("bias"):
                 p.normal_(0, 0.1)
     ours = {"BertForPreTraining": BertForPreTraining, "BertForMaskedLM": BertForMaskedLM}[cls_name](BertConfig(**ODD)).eval()
-    from minisbert.weights import load_state_strict
+    from minisbert.io.weights import load_state_strict
     load_state_strict(ours, hf.state_dict(), source="transformers", key_map=ours.checkpoint_key)
     return hf, ours
 
@@ -145,6 +145,18 @@ def test_a_pretraining_folder_loads_as_a_masked_lm_and_as_a_bert_model(tmp_path)
     ids, mask, types, _, _ = batch(seed=10)
     assert torch.equal(mlm(ids, mask, types).logits, ours(ids, mask, types).prediction_logits)
     assert torch.equal(bert(ids, mask, types).last_hidden_state, ours.bert(ids, mask, types).last_hidden_state)
+
+
+def test_a_masked_lm_folder_loads_as_a_bert_model_without_a_pooler(tmp_path):
+    # masked LM alone (--no-nsp) trains no pooler and saves none: BertModel loads the encoder, as transformers does
+    from minisbert import BertModel
+    _, mlm = hf_pair("BertForMaskedLM", seed=12)
+    mlm.save_pretrained(tmp_path)
+    bert = BertModel.from_pretrained(tmp_path)
+    assert bert.pooler is None
+    ids, mask, types, _, _ = batch(seed=13)
+    want = transformers.BertModel.from_pretrained(str(tmp_path), add_pooling_layer=False).eval()(ids, mask, types)
+    assert torch.allclose(bert(ids, mask, types).last_hidden_state, want.last_hidden_state, atol=1e-5)
 
 
 def test_a_masked_lm_folder_lacks_what_pretraining_needs(tmp_path):

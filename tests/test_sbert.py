@@ -21,7 +21,7 @@ from sentence_transformers.base.modules.transformer import Transformer as STTran
 from sentence_transformers.sentence_transformer.modules import Pooling as STPooling
 
 from minisbert import SentenceBert
-from minisbert.data import load_stsb
+from minisbert.io.data import load_stsb
 from minisbert.pooling import POOLING_MODES
 
 TOL = 1e-6  # max |Δ| on unit-length vectors whose entries are ~0.05: float32 rounding, nothing more

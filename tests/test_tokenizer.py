@@ -224,10 +224,8 @@ def test_truncation_warns_once_per_instance(tiny):
         (lambda t: t("want", max_length=1), ValueError, r"max_length=1 is too small"),
         (lambda t: t("want", "wa", max_length=2), ValueError, r"max_length=2 is too small"),
         (lambda t: t("want", padding="longest_first"), ValueError, r"padding must be"),
-        (lambda t: t("want", truncation="only_first"), ValueError, r"truncation must be"),
+        (lambda t: t("want", truncation="only_third"), ValueError, r"truncation must be"),
         (lambda t: t("want", return_tensors="np"), ValueError, r"return_tensors must be"),
-        (lambda t: t("want want want", truncation=False, max_length=4), ValueError, r"text\[0\] is 5 tokens long"),
-        (lambda t: t(["", "want"], ["", "want"], truncation=False, max_length=4), ValueError, r"text_pair\[1\]"),
         (lambda t: t.tokenize(None), TypeError, r"text must be str"),
         (lambda t: t.convert_ids_to_tokens([999]), ValueError, r"id 999 is not in the vocabulary"),
     ],
@@ -235,6 +233,14 @@ def test_truncation_warns_once_per_instance(tiny):
 def test_errors(tiny, call, error, message):
     with pytest.raises(error, match=message):
         call(tiny)
+
+
+def test_no_truncation_keeps_every_id_and_warns(tiny):
+    # transformers returns every id of a text over max_length when truncation is off, and warns
+    with pytest.warns(UserWarning, match=r"\(5 > 4\)"):
+        assert tiny("want want want", truncation=False, max_length=4, return_tensors=None)["input_ids"] == [CLS, 5, 5, 5, SEP]
+    with pytest.warns(UserWarning, match=r"\(5 > 4\)"):  # [CLS] want [SEP] want [SEP]
+        tiny(["", "want"], ["", "want"], truncation=False, max_length=4, return_tensors=None)
 
 
 def test_no_truncation_within_limit(tiny):
@@ -413,8 +419,8 @@ def test_512_tokens(ours, hf, data_dir):
     assert_same(got, hf(texts, padding=True, truncation=True, return_tensors="pt"))
     assert_same(ours(long_text, long_text[::-1]), hf(long_text, long_text[::-1], truncation=True, return_tensors="pt"))
     assert_same(ours(exact, truncation=False), hf(exact, return_tensors="pt"))
-    with pytest.raises(ValueError, match="513 tokens long"):
-        ours(exact + " word", truncation=False)
+    with pytest.warns(UserWarning, match=r"\(513 > 512\)"):
+        assert ours(exact + " word", truncation=False)["input_ids"].shape == (1, 513)
 
 
 @pytest.mark.parametrize(

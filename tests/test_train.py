@@ -17,7 +17,7 @@ from sentence_transformers import SentenceTransformer
 
 from minisbert import BertConfig, BertModel, SentenceBert
 from minisbert.__main__ import main
-from minisbert.data import SICK_LABELS
+from minisbert.io.data import SICK_LABELS
 from minisbert.examples import (
     PairExample,
     make_pairs,
@@ -28,9 +28,11 @@ from minisbert.examples import (
 )
 from minisbert.objectives import ClassificationObjective, RegressionObjective, TripletObjective
 from minisbert.tokenizer import BertTokenizer
-from minisbert import checkpoint as checkpoint_module
-train_module = importlib.import_module("minisbert.train")  # the module (minisbert.train is the function)
-from minisbert.train import TrainConfig, load_checkpoint, make_optimizer, save_checkpoint, train
+from minisbert.io import checkpoint as checkpoint_module
+train_module = importlib.import_module("minisbert.training")  # the module (minisbert.train is the function)
+from minisbert.io.checkpoint import load_checkpoint, save_checkpoint
+from minisbert.optimization import make_optimizer
+from minisbert.training import TrainConfig, train
 
 FAST = dict(batch_size=8, lr=1e-3, progress=False)  # a random model needs a larger step than 2e-5
 

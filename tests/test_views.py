@@ -228,3 +228,140 @@ def test_cli_writes_a_page(tmp_path, capsys):
     assert main(["view", "", "--out", str(tmp_path / "empty.html")]) == 2
     assert "text is empty" in capsys.readouterr().err
     assert not (tmp_path / "empty.html").exists()
+
+
+# ----------------------------------------------------------------------------------------------------
+# Heads, page size and the command line's options
+
+
+def test_pages_open_on_one_head_unless_told(tiny):
+    bert, _, tok = tiny
+    assert page_data(views.head_view(bert, SENTENCE, tokenizer=tok))["selected_heads"] == [0]
+    assert page_data(views.head_view(bert, SENTENCE, tokenizer=tok, heads=[1, 3]))["selected_heads"] == [1, 3]
+    data = page_data(views.neuron_view(bert, SENTENCE, tokenizer=tok, head=2))
+    assert (data["head"], data["selected_heads"]) == (2, [2])
+
+
+def attention_of_tokens(bert, tok, tokens, segments) -> torch.Tensor:
+    """The model's attention on exactly these tokens (what a cut page must show), (L, nh, T, T)."""
+    ids = torch.tensor([tok.convert_tokens_to_ids(tokens)])
+    with torch.no_grad():
+        out = bert(ids, torch.ones_like(ids), torch.tensor([segments]), output_attentions=True)
+    return torch.stack([a[0] for a in out.attentions]).double()
+
+
+def test_page_past_its_size_limit_is_cut_with_a_note(tiny):
+    bert, _, tok = tiny  # 3 layers x 4 heads, 64 positions: 12 * 64 * 64 weights
+    text = "word " * 30 + "the tired animal slept ."  # 35 words + [CLS], [SEP]: 37 tokens
+    whole = views.head_view(bert, text, tokenizer=tok)
+    assert len(page_data(whole)["tokens"]) == 37 and page_data(whole)["note"] == ""
+    max_mb = 0.6 * len(whole.html.encode("utf-8")) / 1e6
+    view = views.head_view(bert, text, tokenizer=tok, max_mb=max_mb)
+    data = page_data(view)
+    assert len(view.html.encode("utf-8")) <= max_mb * 1e6
+    n = len(data["tokens"])
+    assert 3 <= n < 37 and data["tokens"][0] == "[CLS]" and data["tokens"][-1] == "[SEP]"
+    assert data["tokens"][1:-1] == tok.tokenize(text)[:n - 2]  # the first tokens, in order
+    assert "The input has 37 tokens but a page of 37 would take" in data["note"]
+    assert f"the view shows the first {n}." in data["note"]
+    want = attention_of_tokens(bert, tok, data["tokens"], data["segments"])
+    torch.testing.assert_close(from_page(data, "attention"), want, atol=ROUNDING, rtol=0)
+
+
+def test_pair_page_past_its_size_limit_keeps_both_sentences(tiny):
+    """A pair is cut longer sentence first; its two sentences alone (the bi-encoder toggle) hold the very
+    tokens the pair input kept, and count toward the size."""
+    bert, _, tok = tiny
+    a, b = "word " * 40, "the tired animal slept on the warm pavement all day ."
+    whole = views.pair_view(bert, a, b, tokenizer=tok)
+    max_mb = 0.5 * len(whole.html.encode("utf-8")) / 1e6
+    view = views.pair_view(bert, a, b, tokenizer=tok, max_mb=max_mb)
+    data = page_data(view)
+    assert len(view.html.encode("utf-8")) <= max_mb * 1e6
+    seg, tokens = data["segments"], data["tokens"]
+    kept_a, kept_b = tokens[1:seg.index(1) - 1], tokens[seg.index(1):-1]
+    assert kept_b == tok.tokenize(b) and 0 < len(kept_a) < 40  # the longer sentence was cut, the other kept
+    assert "(the longer sentence cut first)" in data["note"]
+    for kept, alone in zip((kept_a, kept_b), data["separate"]):
+        assert alone["tokens"] == ["[CLS]", *kept, "[SEP]"]
+        torch.testing.assert_close(from_page(alone, "attention"),
+                                   attention_of_tokens(bert, tok, alone["tokens"], [0] * len(alone["tokens"])),
+                                   atol=ROUNDING, rtol=0)
+
+
+def test_page_size_is_known_before_the_page_is_written():
+    """The size a page will have, counted from the arrays (to cut an input before writing megabytes of
+    JSON), is the length of the JSON that is then written."""
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randint(-120_000, 120_000, (2, 3, 5, 7), generator=gen).numpy().astype("int32")
+    a[0, 0, 0, :5] = [0, 10, -10, 1000, 99999]
+    assert views._json_chars(a) == len(json.dumps(a.tolist(), separators=(",", ":")))
+
+
+@pytest.mark.parametrize("max_mb", [0, -1, "50", True, 1e-6])
+def test_bad_page_size_limit(tiny, max_mb):
+    bert, _, tok = tiny
+    with pytest.raises(ValueError, match="max_mb"):
+        views.head_view(bert, SENTENCE, tokenizer=tok, max_mb=max_mb)
+
+
+def test_view_help_reads_cleanly(capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(["view", "-h"])
+    assert exit.value.code == 0
+    text = capsys.readouterr().out
+    assert "``" not in text and "--layer" in text and "--heads" in text and "--max-mb" in text
+
+
+def test_cli_layer_heads_and_size(tiny_sbert_folder, tmp_path, capsys):
+    """The tiny folder: 2 layers x 2 heads, 64 positions."""
+    out = tmp_path / "view.html"
+    common = ["--model", str(tiny_sbert_folder), "--out", str(out)]
+    assert main(["view", SENTENCE, "--layer", "1", *common]) == 0
+    data = page_data(out.read_text(encoding="utf-8"))
+    assert (data["layer"], data["selected_heads"], data["head"]) == (1, [0], 0)  # one head by default
+    printed = capsys.readouterr().out
+    assert f"({out.stat().st_size / 1e6:.1f} MB, {len(data['tokens'])} tokens)" in printed
+    assert main(["view", SENTENCE, "--heads", "1,0", *common]) == 0
+    data = page_data(out.read_text(encoding="utf-8"))
+    assert (data["selected_heads"], data["head"]) == ([1, 0], 1)  # the neuron view opens on the first
+    assert main(["view", SENTENCE, "--heads", "all", *common]) == 0
+    assert page_data(out.read_text(encoding="utf-8"))["selected_heads"] == [0, 1]
+    capsys.readouterr()
+    assert main(["view", "word " * 200, "--max-mb", "0.07", *common]) == 0
+    printed = capsys.readouterr().out
+    assert out.stat().st_size <= 0.07e6
+    assert "but the model has 64 positions, and a page of 64 would take" in printed
+    for bad, words in ((["--heads", "2"], "heads must be an int from 0 to 1"),
+                       (["--layer", "2"], "layer must be an int from 0 to 1")):
+        assert main(["view", SENTENCE, *bad, *common]) == 2
+        assert words in capsys.readouterr().err
+    for bad, words in ((["--heads", "x"], "--heads: must be 'all' or head indices"),
+                       (["--heads", "0,0"], "--heads: names a head twice"),
+                       (["--max-mb", "0"], "--max-mb: must be a positive number")):
+        with pytest.raises(SystemExit) as exit:
+            main(["view", SENTENCE, *bad, *common])
+        assert exit.value.code == 2 and words in capsys.readouterr().err
+    assert main(["view", SENTENCE, "--model", str(tiny_sbert_folder), "--out", str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_cli_pair_of_long_inputs_stays_under_the_size_limit(tmp_path, capsys):
+    """Two 2,000-word inputs: the model's 512 positions alone would make a page over the limit (the pair,
+    its two sentences alone, and q and k), so the input is cut further, and the page and the output say so."""
+    text = " ".join(["the quick brown fox jumps over the lazy dog"] * 222)  # 1,998 words, 1,998 tokens
+    out = tmp_path / "pair.html"
+    assert main(["view", text, "--pair", text, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    size = out.stat().st_size
+    assert size <= views.MAX_PAGE_MB * 1e6
+    data = page_data(out.read_text(encoding="utf-8"))
+    n = len(data["tokens"])
+    assert 300 < n < 512  # cut below the positions, but not to nothing
+    assert f"({size / 1e6:.1f} MB, {n} tokens)" in printed
+    assert "The input has 3999 tokens but the model has 512 positions, and a page of 512 would take" in data["note"]
+    assert data["note"] in printed
+    assert data["panels"] == ["pair", "model", "neuron"] and data["selected_heads"] == [0]
+    a = (n - 3) // 2  # two equal sentences share the n - 3 places, B taking the odd one (as transformers cuts)
+    assert [len(alone["tokens"]) for alone in data["separate"]] == [a + 2, n - 3 - a + 2]

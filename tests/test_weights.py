@@ -12,7 +12,7 @@ import transformers
 from safetensors.torch import save_file
 
 from minisbert import BertConfig, BertModel, WeightsError
-from minisbert.weights import canonical_key, load_model_weights, read_safetensors
+from minisbert.io.weights import canonical_key, load_model_weights, read_safetensors
 
 pytestmark = pytest.mark.fast  # the whole module is in the fast lane (tests/conftest.py)
 

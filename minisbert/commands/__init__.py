@@ -1,4 +1,8 @@
-"""One module per command of ``python -m minisbert``; each defines ``register(subparsers)``."""
+"""One module per command of ``python -m minisbert``; each defines ``register(subparsers)``.
+
+A command imports what it runs inside its ``run`` function, not at the top of its module: ``python -m
+minisbert -h`` imports every command module, and should not load torch and the model code to print help.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import importlib
 import sys
 from pathlib import Path
 
-from ..errors import UserError
+from ..checks.errors import UserError
 
 CHECKOUT = Path(__file__).resolve().parent.parent.parent  # the repository root, in a source checkout
 

@@ -23,8 +23,8 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from ..cross_encoder import CrossEncoder, has_head
-    from ..hardware import check_device
-    from ..weights import resolve_model_dir
+    from ..speed.hardware import check_device
+    from ..io.weights import resolve_model_dir
 
     device = check_device(args.device)  # before anything is loaded
 
@@ -34,7 +34,7 @@ def run(args) -> int:
                          f"(experiments/cross_encoder_stsb.py) and pass its folder")
     model = CrossEncoder.from_pretrained(folder).to(device)
     pairs = [tuple(p) for p in args.pair]
-    scores = model.predict(pairs, batch_size=args.batch_size, precision=args.precision)
+    scores = model.predict(pairs, batch_size=args.batch_size, compute=args.precision)
     for (a, b), score in zip(pairs, scores):
         shown = f"{score:.4f}" if model.num_labels == 1 else "  ".join(
             f"{name}={v:.3f}" for name, v in zip(model.labels, score))

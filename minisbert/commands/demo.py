@@ -13,7 +13,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..weights import resolve_model_dir
+    from ..io.weights import resolve_model_dir
 
     if len(args.sentences) != 2:
         raise ValueError(f"demo takes exactly two sentences, got {len(args.sentences)}")

@@ -43,9 +43,9 @@ def read_lines(path: str) -> list[str]:
 def run(args) -> int:
     import numpy as np
 
-    from ..hardware import check_device
+    from ..speed.hardware import check_device
     from ..sbert import SentenceBert
-    from ..files import atomic_write
+    from ..io.files import atomic_write
 
     device = check_device(args.device)  # before anything is loaded
 
@@ -56,7 +56,7 @@ def run(args) -> int:
         raise ValueError("nothing to encode: give sentences as arguments or a non-empty --file")
     model = SentenceBert.from_pretrained(args.model).to(device)
     vectors = model.encode(sentences, batch_size=args.batch_size, normalize=args.normalize, progress=args.progress,
-                           precision=args.precision)
+                           compute=args.precision)
 
     def write(tmp):
         with open(tmp, "wb") as f:  # a file object, so np.save does not append its own ".npy"

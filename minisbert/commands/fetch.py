@@ -1,7 +1,7 @@
 """``python -m minisbert fetch NAME``: a pretrained model folder (``all-MiniLM-L6-v2``) or a data set
 (``stsb``, ``sick``, ``snli``), downloaded, checked against pinned digests and unpacked atomically."""
 
-from ..fetch import DATA_SETS, KNOWN_MODELS, MIRROR_ENV_VAR, fetch
+from ..io.fetch import DATA_SETS, KNOWN_MODELS, MIRROR_ENV_VAR, fetch
 
 
 def register(subparsers) -> None:

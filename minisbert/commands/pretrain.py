@@ -1,6 +1,6 @@
-"""``python -m minisbert pretrain --config mini --corpus PATH [PATH ...] (--minutes M | --max-steps N) --out DIR``.
+"""``python -m minisbert pretrain --config mini --corpus PATH [PATH ...] [--add-train-sentences] (--minutes M | --max-steps N) --out DIR``.
 
-Pre-trains a BERT from scratch with masked-LM (and next-sentence prediction), see ``minisbert/pretrain.py``.
+Pre-trains a BERT from scratch with masked-LM (and next-sentence prediction), see ``minisbert/pretraining.py``.
 ``DIR`` ends as a BERT folder: ``config.json``, ``model.safetensors`` (with the heads), ``vocab.txt``,
 ``tokenizer_config.json`` and ``pretrain_log.json``; the checkpoint is kept in ``DIR-checkpoint``.
 """
@@ -13,14 +13,17 @@ def register(subparsers) -> None:
     p.add_argument("--config", default="mini",
                    help="model size: tiny (L2/H128), mini (L4/H256), small (L4/H512), medium (L8/H512), base, "
                         "or L<layers>-H<hidden>[-A<heads>] (default mini)")
-    p.add_argument("--corpus", nargs="+", required=True, metavar="PATH",
-                   help="UTF-8 text files: one paragraph per line, a blank line between documents")
+    p.add_argument("--corpus", nargs="+", default=[], metavar="PATH",
+                   help="UTF-8 text files: one paragraph per line, a blank line between documents (this and/or "
+                        "--add-train-sentences)")
     budget = p.add_mutually_exclusive_group(required=True)
     budget.add_argument("--minutes", type=float, help="train for this long (the step count is fixed after timing a few)")
     budget.add_argument("--max-steps", type=int, help="train for this many steps")
-    p.add_argument("--out", required=True, help="the BERT folder to write (replaced if it is a model folder)")
+    p.add_argument("--out", required=True, help="the BERT folder to write (in a model folder minisbert's files are "
+                                                "replaced and other files kept; docs/hardening.md)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--resume", action="store_true", help="continue from the checkpoint in OUT-checkpoint")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint in OUT-checkpoint (the same "
+                                                         "data and settings; docs/hardening.md lists what may change)")
     p.add_argument("--max-len", type=int, default=128, help="tokens per example (default 128)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=5e-4, help="peak learning rate (default 5e-4)")
@@ -48,13 +51,13 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from .. import distributed
-    from ..corpus import held_out_sentences, write_train_sentences
-    from ..hardware import check_device
-    from ..data import resolve_data_dir
-    from ..pretrain import PretrainConfig, pretrain
+    from ..speed import distributed
+    from ..io.corpus import held_out_sentences, write_train_sentences
+    from ..speed.hardware import check_device
+    from ..io.data import resolve_data_dir
+    from ..pretraining import PretrainConfig, pretrain
     from ..tokenizer import load_tokenizer
-    from ..weights import resolve_model_dir
+    from ..io.weights import resolve_model_dir
 
     config = PretrainConfig(size=args.config, max_len=args.max_len, batch_size=args.batch_size, lr=args.lr,
                             warmup_ratio=args.warmup_ratio, dropout=args.dropout, max_steps=args.max_steps,
@@ -62,6 +65,8 @@ def run(args) -> int:
                             precision=args.precision, device=args.device, eval_every=args.eval_every,
                             checkpoint_every=args.checkpoint_every, progress=not args.no_progress)
     config.check()  # before anything is read
+    if not args.corpus and not args.add_train_sentences:
+        raise ValueError("nothing to pre-train on: give --corpus PATH [PATH ...] and/or --add-train-sentences")
     check_device(args.device)
     cache = Path(args.cache) if args.cache else Path.home() / ".cache" / "minisbert" / "corpus"
     paths = list(args.corpus)
@@ -74,7 +79,7 @@ def run(args) -> int:
             paths.append(str(write_train_sentences(cache / "benchmark_train_sentences.txt", data_dir)))
     tokenizer = load_tokenizer(resolve_model_dir(args.vocab))
     # Under torchrun (torchrun --nproc_per_node N -m minisbert pretrain ...) every rank runs this command
-    # and trains on its rows of each batch (minisbert/distributed.py); rank 0 writes.
+    # and trains on its rows of each batch (minisbert/speed/distributed.py); rank 0 writes.
     world = distributed.world()
     try:
         pretrain(paths, args.out, config, tokenizer=tokenizer, cache_dir=cache, exclude=exclude, resume=args.resume)

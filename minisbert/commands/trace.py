@@ -9,7 +9,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..trace import trace_against_hf
+    from ..parity.trace import trace_against_hf
 
     rows = trace_against_hf(args.model, args.texts)
     width = max(len(name) for name, _ in rows)

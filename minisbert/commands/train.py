@@ -5,24 +5,35 @@ its dev split after every epoch and keeps the best model in ``--out`` (a sentenc
 plus ``head.safetensors``/``head.json`` for classification). ``--test`` evaluates the kept model on the
 test split at the end.
 
-    objective        data         trains on                          dev score
-    regression       stsb | sick  (a, b, gold scaled to [0, 1])      Spearman of cos(u, v), ×100
-    classification   sick         (a, b, entailment label)           accuracy (%)
-    triplet          sick         (anchor, entailed, contradicting)  SICK-R Spearman, ×100
+    objective        data                  trains on                          dev score
+    regression       stsb | sick           (a, b, gold scaled to [0, 1])      Spearman of cos(u, v), ×100
+    classification   sick                  (a, b, entailment label)           accuracy (%)
+    triplet          sick                  (anchor, entailed, contradicting)  SICK-R Spearman, ×100
+    mnrl             snli                  (premise, entailed, contradicting) STSb Spearman, ×100
+    simcse           corpus | snli | FILE  (s, s), dropout on                 STSb Spearman, ×100
+
+After the paper: ``mnrl`` is in-batch negatives on SNLI's triplets (``nli_triplets``), ``simcse`` the same
+objective on (s, s) pairs of the pre-training corpus' sentences, SNLI's, or a UTF-8 file's (one sentence a
+line). Both build batches with no text twice (``no_duplicate_batches``); ``--test`` scores STSb test.
 """
 
 from __future__ import annotations
 
-COMBINATIONS = {"regression": ("stsb", "sick"), "classification": ("sick",), "triplet": ("sick",)}
+COMBINATIONS = {"regression": ("stsb", "sick"), "classification": ("sick",), "triplet": ("sick",),
+                "mnrl": ("snli",), "simcse": ("corpus", "snli", "FILE")}
+IN_BATCH_NEGATIVES = ("mnrl", "simcse")  # MultipleNegativesRankingObjective
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("train", help="fine-tune with the classification, regression or triplet objective")
+    p = subparsers.add_parser("train", help="fine-tune with an SBERT objective, in-batch negatives (mnrl) or SimCSE")
     p.add_argument("--objective", required=True, choices=sorted(COMBINATIONS))
-    p.add_argument("--data", required=True, choices=["stsb", "sick"], help="the benchmark to train on")
+    p.add_argument("--data", required=True, metavar="DATA",
+                   help="stsb or sick (regression, classification, triplet), snli (mnrl); for simcse: corpus, "
+                        "snli or a UTF-8 FILE with one sentence a line")
     p.add_argument("--out", required=True, help="folder for the trained model (replaced if it is a model folder)")
     p.add_argument("--model", default="all-MiniLM-L6-v2", help="model folder or fetched model name to start from")
-    p.add_argument("--data-dir", default=None, help="folder with stsbenchmark/ and sick/ (default: $MINISBERT_DATA)")
+    p.add_argument("--data-dir", default=None,
+                   help="folder with stsbenchmark/, sick/, snli/ and corpus/ (default: $MINISBERT_DATA)")
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=2e-5, help="learning rate of the encoder")
@@ -40,6 +51,10 @@ def register(subparsers) -> None:
     p.add_argument("--distance", default="euclidean", choices=["euclidean", "cosine", "manhattan"],
                    help="triplet distance")
     p.add_argument("--margin", type=float, default=1.0, help="triplet margin")
+    p.add_argument("--scale", type=float, default=20.0, help="mnrl/simcse: factor on the similarities (20)")
+    p.add_argument("--similarity", default="cosine", choices=["cosine", "dot"], help="mnrl/simcse similarity")
+    p.add_argument("--symmetric", action="store_true",
+                   help="mnrl/simcse: also each positive picks its anchor; the two losses averaged")
     p.add_argument("--checkpoint-dir", default=None, help="default: <out>-checkpoint")
     p.add_argument("--checkpoint-every", type=int, default=None, help="also checkpoint every N steps")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint")
@@ -60,13 +75,19 @@ def run(args) -> int:
     import torch
 
     from .. import examples as ex
-    from ..objectives import ClassificationObjective, RegressionObjective, TripletObjective
+    from ..objectives import (ClassificationObjective, MultipleNegativesRankingObjective, RegressionObjective,
+                              TripletObjective)
     from ..sbert import SentenceBert
-    from ..train import TrainConfig, accuracy_dev, sts_dev, train
+    from ..training import TrainConfig, accuracy_dev, sts_dev, train
 
-    if args.data not in COMBINATIONS[args.objective]:
+    if args.data not in COMBINATIONS[args.objective] and args.objective != "simcse":
         raise ValueError(f"--objective {args.objective} trains on {' or '.join(COMBINATIONS[args.objective])}, "
                          f"not {args.data}")
+    if args.objective in IN_BATCH_NEGATIVES and args.batch_size < 2:
+        raise ValueError(f"--batch-size {args.batch_size}: --objective {args.objective} needs at least 2, since "
+                         f"each row's negatives are the other rows of its batch")
+    if args.objective == "simcse" and args.no_dropout:
+        raise ValueError("--no-dropout: SimCSE's two views of a sentence differ only by dropout; leave it on")
     if args.limit is not None and args.limit <= 0:
         raise ValueError(f"--limit must be a positive number of examples, got {args.limit}")
     if args.head_warmup_epochs < 0:
@@ -82,15 +103,18 @@ def run(args) -> int:
     elif args.objective == "triplet":
         train_examples = ex.sick_triplets("train", args.data_dir)[limit]
         dev_examples = ex.sick_regression("dev", args.data_dir)[limit]  # SICK-R: is relatedness ranked right?
+    elif args.objective in IN_BATCH_NEGATIVES:
+        train_examples = _in_batch_examples(args)[limit]
+        dev_examples = ex.stsb_regression("dev", args.data_dir)[limit]
     else:
         reader = ex.stsb_regression if args.data == "stsb" else ex.sick_regression
         train_examples = reader("train", args.data_dir)[limit]
         dev_examples = reader("dev", args.data_dir)[limit]
 
-    # Under torchrun every rank runs this command; minisbert/distributed.py splits the batches.
-    from .. import distributed
+    # Under torchrun every rank runs this command; minisbert/speed/distributed.py splits the batches.
+    from ..speed import distributed
     from ..bert import set_dropout
-    from ..hardware import check_device
+    from ..speed.hardware import check_device
 
     world = distributed.world()
     device = distributed.rank_device(check_device(args.device), world)
@@ -101,7 +125,7 @@ def run(args) -> int:
             raise ValueError(f"--max-seq-length must be from 2 to {model.bert.config.max_position_embeddings}")
         model.max_seq_length = args.max_seq_length
     if args.objective == "classification":
-        from ..data import SICK_LABELS
+        from ..io.data import SICK_LABELS
 
         parts = [part.strip() for part in args.concatenation.split(",")]
         objective = ClassificationObjective(model, SICK_LABELS, parts)
@@ -109,6 +133,13 @@ def run(args) -> int:
     elif args.objective == "triplet":
         objective = TripletObjective(model, distance=args.distance, margin=args.margin)
         dev, metric = sts_dev(dev_examples), "dev SICK-R Spearman"
+    elif args.objective in IN_BATCH_NEGATIVES:
+        objective = MultipleNegativesRankingObjective(model, scale=args.scale, similarity=args.similarity,
+                                                      symmetric=args.symmetric)
+        dev, metric = sts_dev(dev_examples), "dev STSb Spearman"
+        if args.objective == "simcse" and all(m.p == 0 for m in model.modules() if isinstance(m, torch.nn.Dropout)):
+            set_dropout(model, 0.1)  # a model saved with dropout off: SimCSE needs it on (BERT's 0.1)
+            print("dropout was off in the model: set to 0.1 for SimCSE")
     else:
         objective = RegressionObjective(model)
         dev, metric = sts_dev(dev_examples), "dev Spearman"
@@ -147,8 +178,29 @@ def run(args) -> int:
         if args.objective == "classification":
             head = ClassificationObjective.load_head(best, args.out)
             print(f"test accuracy {head.accuracy(ex.sick_classification('test', args.data_dir)):.2f}")
-        reader = ex.stsb_regression if args.data == "stsb" else ex.sick_regression
+        on_stsb = args.data == "stsb" or args.objective in IN_BATCH_NEGATIVES
+        reader = ex.stsb_regression if on_stsb else ex.sick_regression
         pairs = [(e.a, e.b, e.label) for e in reader("test", args.data_dir)]
-        name = "STSb" if args.data == "stsb" else "SICK-R"
+        name = "STSb" if on_stsb else "SICK-R"
         print(f"test {name} Spearman {evaluate_sts(best, pairs)['spearman']:.2f}")
     return 0
+
+
+def _in_batch_examples(args) -> list:
+    """The training examples of ``mnrl`` (SNLI triplets) and ``simcse`` ((s, s) pairs), with their count."""
+    from .. import examples as ex
+    from ..io.data import read_sentences
+
+    if args.objective == "mnrl":
+        triplets = ex.nli_triplets("train", args.data_dir)
+        print(f"SNLI train grouped by premise: {len(triplets)} (premise, entailment, contradiction) triplets")
+        return triplets
+    if args.data == "corpus":
+        sentences = ex.corpus_sentences(args.data_dir)
+    elif args.data == "snli":
+        sentences = ex.snli_sentences("train", args.data_dir)
+    else:
+        sentences = read_sentences(args.data)
+    pairs = ex.simcse_pairs(sentences, name=f"--data {args.data}")
+    print(f"SimCSE on {args.data}: {len(pairs)} distinct sentences")
+    return pairs

@@ -23,17 +23,20 @@ code: ``tokens``, ``attention[layer][head][query][key]``, and for the neuron vie
 ``q[layer][head][token][dim]`` and ``k[...]``.
 
 These three are whole numbers in thousandths: ``attention[l][h][i][j] / scale`` is the weight, with
-``scale = 1000``, so every number is within 5e-4 of the model's. Why not decimals: a 512-token input of a
-6-layer, 12-head model has 6 · 12 · 512 · 512 = 18.9 million weights, and "0.004" costs six characters
-where "4" costs two: about 93 MB of JSON against 38 MB, and the page opens in a second rather than
-several. (``tests/test_views.py`` checks the JSON against the model and against transformers within
-5e-4; ``tests/test_browser.py`` opens every view in headless Chromium and states the size bound.)
+``scale = 1000``, so every number is within 5e-4 of the model's. Why not decimals: the weights of a long
+input are mostly small, and "0.004" costs six characters where "4" costs two: the page is much smaller
+and opens sooner. A page carries L · nh · T² weights, a size that grows with the square of the input's
+length; ``attention_page`` cuts an input whose page would pass ``max_mb`` (50 MB by default) and says so
+on the page. The measured sizes are in docs/views.md. (``tests/test_views.py`` checks the JSON against
+the model and against transformers within 5e-4; ``tests/test_browser.py`` opens every view in headless
+Chromium, long inputs included.)
 """
 
 from __future__ import annotations
 
 import html
 import json
+import math
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -44,14 +47,16 @@ import torch
 
 from ..bert import BertModel
 from ..checks import check_int_range, check_texts
-from ..files import write_text
+from ..io.files import write_text
 
 SCALE = 1000  # attention, q and k are stored as round(x * SCALE): 3 decimals kept, so within 5e-4
+MAX_PAGE_MB = 50  # an attention page's largest size: past it a browser takes long to open it, or gives up
+BOX_ROWS = 32  # the head and neuron views show this many token rows at most; a longer input scrolls in its box
 DECIMALS = 4  # the sentence-vector views' few numbers (similarities, coordinates) as plain decimals
 ASSETS = Path(__file__).resolve().parent  # view.js and view.css, shipped as package data
 
 __all__ = ["View", "capture_qkv", "attention_data", "head_view", "model_view", "neuron_view", "pair_view",
-           "similarity_view", "pca_view", "attention_page", "SCALE"]
+           "similarity_view", "pca_view", "attention_page", "SCALE", "MAX_PAGE_MB"]
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -86,7 +91,7 @@ class View:
         return f"<View {panels}: {self.title!r}>"
 
     def save(self, path: str | Path) -> Path:
-        """Write the page to ``path`` (complete or absent: ``minisbert.files.write_text``)."""
+        """Write the page to ``path`` (complete or absent: ``minisbert.io.files.write_text``)."""
         path = Path(path)
         write_text(path, self.html)
         return path
@@ -107,9 +112,9 @@ def _rounded(x) -> list:
     return a.tolist()
 
 
-def _scaled(x) -> list:
-    """A tensor as nested lists of whole numbers, ``round(x * SCALE)``: "4" for 0.004 (see the docstring)."""
-    return np.rint(x.detach().cpu().double().numpy() * SCALE).astype(np.int64).tolist()
+def _thousandths(x) -> np.ndarray:
+    """A tensor as whole numbers, ``round(x * SCALE)``: "4" for 0.004 in the JSON (see the docstring)."""
+    return np.rint(x.detach().cpu().double().numpy() * SCALE).astype(np.int32)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -158,6 +163,10 @@ def _parts(model, tokenizer):
     return bert, tokenizer
 
 
+def _title(text: str) -> str:
+    return f"minisbert: {text[:60]}"
+
+
 def _check_text(text, name: str) -> str:
     if not isinstance(text, str):
         raise TypeError(f"{name} must be a str, got {type(text).__name__}")
@@ -166,55 +175,175 @@ def _check_text(text, name: str) -> str:
     return text
 
 
-def attention_data(model, text: str, pair: str | None = None, tokenizer=None, qk: bool = False) -> dict:
-    """The JSON a view draws: tokens, segments and ``attention[layer][head][query][key]`` (and q, k), the
-    last three in thousandths (divide by ``data["scale"]``).
+def _input_ids(tok, text: str, pair: str | None, max_length: int):
+    """The tokenizer's ids, segments and mask for ``[CLS] text [SEP] (pair [SEP])``, cut to ``max_length``
+    tokens, longest side first (three tensors of shape (1, T))."""
+    with warnings.catch_warnings():  # the tokenizer's own truncation warning: the page carries the note instead
+        warnings.simplefilter("ignore")
+        batch = tok([text], None if pair is None else [pair], truncation=True, max_length=max_length,
+                    return_tensors="pt")
+    return batch["input_ids"], batch["token_type_ids"], batch["attention_mask"]
 
-    ``text`` (and ``pair``, for a cross-encoder input ``[CLS] text [SEP] pair [SEP]``) longer than the
-    model's position table is cut to fit, longest side first; ``note`` then says so and the page shows it.
+
+def _forward(bert: BertModel, ids, segments, mask, qk: bool) -> dict:
+    """One forward of the model on one input: its attention (and q, k) as arrays of thousandths."""
+    device = bert.embeddings.word_embeddings.weight.device
+    with torch.no_grad(), capture_qkv(bert) as qkv:
+        out = bert(ids.to(device), mask.to(device), segments.to(device), output_attentions=True)
+    arrays = {"attention": _thousandths(torch.stack([a[0] for a in out.attentions]))}  # (L, nh, T, T)
+    if qk:
+        arrays["q"] = _thousandths(torch.stack([layer["q"][0] for layer in qkv]))  # (L, nh, T, hs)
+        arrays["k"] = _thousandths(torch.stack([layer["k"][0] for layer in qkv]))  # (L, nh, T, hs)
+    return arrays
+
+
+def _input_data(bert: BertModel, tok, ids, segments, mask, qk: bool) -> dict:
+    """The page's description of one input (before the note): tokens, segments, shapes, and the arrays."""
+    cfg = bert.config
+    data = {"tokens": tok.convert_ids_to_tokens(ids[0].tolist()), "segments": segments[0].tolist(),
+            "layers": cfg.num_hidden_layers, "heads": cfg.num_attention_heads, "head_size": cfg.head_size,
+            "scale": SCALE, "note": ""}
+    data.update(_forward(bert, ids, segments, mask, qk))
+    return data
+
+
+def _separately(bert: BertModel, tok, data: dict) -> list[dict]:
+    """The two sentences of a pair input, each through the model on its own as the bi-encoder does:
+    ``[CLS] a [SEP]`` and ``[CLS] b [SEP]``, with the very tokens the pair input kept of each."""
+    ids = tok.convert_tokens_to_ids(data["tokens"])
+    seg = data["segments"]
+    first_sep = seg.index(1) - 1  # [CLS] a [SEP] b [SEP]: the first [SEP] is the last token of segment 0
+    parts = (ids[1:first_sep], ids[first_sep + 1:-1])
+    alone = []
+    for part in parts:
+        one = torch.tensor([[tok.cls_token_id, *part, tok.sep_token_id]])  # (1, T_part)
+        alone.append(_input_data(bert, tok, one, torch.zeros_like(one), torch.ones_like(one), qk=False))
+    return alone
+
+
+def _json_chars(a: np.ndarray) -> int:
+    """The length of ``json.dumps(a.tolist(), separators=(",", ":"))`` for an int array, without writing it."""
+    magnitude = np.abs(a).astype(np.float64)
+    digits = np.floor(np.log10(np.maximum(magnitude, 1))).astype(np.int64) + 1  # 0..9 -> 1, 10..99 -> 2, ...
+    chars = int(digits.sum()) + int((a < 0).sum())
+    for k, n in enumerate(a.shape):  # each list: "[" + n - 1 commas + "]" = n + 1 characters
+        chars += math.prod(a.shape[:k]) * (n + 1)
+    return chars
+
+
+def _skeleton(data: dict) -> tuple[dict, int]:
+    """``data`` with each array written as 0, and the characters the arrays add beyond that one."""
+    out, extra = {}, 0
+    for key, value in data.items():
+        if isinstance(value, np.ndarray):
+            out[key], extra = 0, extra + _json_chars(value) - 1
+        elif key == "separate":
+            parts = [_skeleton(part) for part in value]
+            out[key], extra = [p for p, _ in parts], extra + sum(e for _, e in parts)
+        else:
+            out[key] = value
+    return out, extra
+
+
+def _page_bytes(data: dict, title: str = "minisbert") -> int:
+    """The size in bytes of the page that ``data`` (its arrays not yet turned into lists) makes, exactly,
+    without writing the arrays out (the numbers are ASCII: one byte a character)."""
+    skeleton, extra = _skeleton(data)
+    return len(View(skeleton, title).html.encode("utf-8")) + extra
+
+
+def _listed(data: dict) -> dict:
+    """``data`` with its arrays as nested lists of whole numbers (what the JSON carries)."""
+    out = {}
+    for key, value in data.items():
+        if isinstance(value, np.ndarray):
+            out[key] = value.tolist()
+        elif key == "separate":
+            out[key] = [_listed(part) for part in value]
+        else:
+            out[key] = value
+    return out
+
+
+def _attention_inputs(model, text: str, pair: str | None, tokenizer, qk: bool, separate: bool, max_mb: float,
+                      settings: dict | None = None) -> dict:
+    """The data of an attention page whose JSON stays under ``max_mb`` megabytes, arrays still as arrays.
+
+    A page carries L · nh · T² weights (up to twice as many with a pair's two sentences alone), so its size
+    grows with the square of the input's length T. The input is cut to the model's positions; if the page
+    would still pass ``max_mb``, to the T that fits (the longer sentence cut first), and ``note`` says so.
+    ``settings`` (the panels and what they open on) are part of the page, and of its size.
     """
     bert, tok = _parts(model, tokenizer)
     text = _check_text(text, "text")
     pair = None if pair is None else _check_text(pair, "pair")
-    limit = bert.config.max_position_embeddings
+    if not (isinstance(max_mb, (int, float)) and not isinstance(max_mb, bool) and max_mb > 0):
+        raise ValueError(f"max_mb must be a positive number of megabytes, got {max_mb!r}")
+    positions = bert.config.max_position_embeddings
     full = len(tok(text, pair, truncation=False, max_length=10**9, return_tensors=None)["input_ids"])
-    with warnings.catch_warnings():  # the tokenizer's own truncation warning: the page carries the note instead
-        warnings.simplefilter("ignore")
-        batch = tok([text], None if pair is None else [pair], truncation=True, max_length=limit, return_tensors="pt")
-    ids = batch["input_ids"]  # (1, T)
-    note = ""
-    if full > limit:
-        note = (f"The input has {full} tokens but the model has {limit} positions: "
-                f"the view shows the first {limit} (the longer sentence cut first).")
-    device = bert.embeddings.word_embeddings.weight.device
-    with torch.no_grad(), capture_qkv(bert) as qkv:
-        out = bert(ids.to(device), batch["attention_mask"].to(device), batch["token_type_ids"].to(device),
-                   output_attentions=True)
-    cfg = bert.config
-    data = {
-        "tokens": tok.convert_ids_to_tokens(ids[0].tolist()),
-        "segments": batch["token_type_ids"][0].tolist(),
-        "layers": cfg.num_hidden_layers, "heads": cfg.num_attention_heads, "head_size": cfg.head_size,
-        "scale": SCALE, "note": note,
-        "attention": _scaled(torch.stack([a[0] for a in out.attentions])),  # (L, nh, T, T)
-    }
-    if qk:
-        data["q"] = _scaled(torch.stack([layer["q"][0] for layer in qkv]))  # (L, nh, T, hs)
-        data["k"] = _scaled(torch.stack([layer["k"][0] for layer in qkv]))  # (L, nh, T, hs)
+    fewest = 3 if pair is None else 5  # [CLS] a [SEP] (b [SEP]): one token of each sentence
+    limit, budget, first_size = min(full, positions), max_mb * 1e6, None
+    while True:
+        ids, segments, mask = _input_ids(tok, text, pair, limit)
+        data = _input_data(bert, tok, ids, segments, mask, qk)
+        if separate:
+            data["separate"] = _separately(bert, tok, data)
+        data.update(settings or {})
+        size = _page_bytes(data, _title(text))
+        first_size = first_size or size
+        if size <= budget:
+            break
+        if limit <= fewest:
+            raise ValueError(f"max_mb={max_mb} is too small: a page of {limit} tokens takes {size / 1e6:.2f} MB")
+        # The size is about c · T² (plus terms in T): scale T by the square root of what must go.
+        limit = max(fewest, min(limit - 1, int(limit * math.sqrt(budget / size) * 0.98)))
+    reasons = []
+    if full > positions:
+        reasons.append(f"the model has {positions} positions")
+    if limit < min(full, positions):
+        reasons.append(f"a page of {min(full, positions)} would take {first_size / 1e6:.0f} MB, over the "
+                       f"{max_mb:g} MB limit of a page")
+    if reasons:
+        data["note"] = (f"The input has {full} tokens but " + ", and ".join(reasons) + f": the view shows the "
+                        f"first {limit}" + (" (the longer sentence cut first)." if pair is not None else "."))
     return data
+
+
+def attention_data(model, text: str, pair: str | None = None, tokenizer=None, qk: bool = False,
+                   max_mb: float = MAX_PAGE_MB) -> dict:
+    """The JSON a view draws: tokens, segments and ``attention[layer][head][query][key]`` (and q, k), the
+    last three in thousandths (divide by ``data["scale"]``).
+
+    ``text`` (and ``pair``, for a cross-encoder input ``[CLS] text [SEP] pair [SEP]``) longer than the
+    model's position table is cut to fit, longest side first; so is an input whose page would pass
+    ``max_mb`` megabytes. ``note`` then says so and the page shows it.
+    """
+    return _listed(_attention_inputs(model, text, pair, tokenizer, qk, separate=False, max_mb=max_mb))
 
 
 # ----------------------------------------------------------------------------------------------------
 # The attention views
 
 
+def _page_height(panels, n: int, layers: int) -> int:
+    """Pixels of a notebook's inline frame: each panel fits a screen, whatever the input's length."""
+    rows = min(n, BOX_ROWS) * 18  # the head and neuron views scroll inside a box of BOX_ROWS token rows
+    thumb = 76 if n > 64 else 56  # the model view's maps, in CSS pixels (view.css: .thumb, .grid.large)
+    per_panel = {"head": 170 + rows, "pair": 200 + rows, "model": 110 + layers * (thumb + 6),
+                 "neuron": 130 + min(n + 3, BOX_ROWS) * 18}
+    return 40 + sum(per_panel[p] for p in panels)
+
+
 def attention_page(model, text: str, pair: str | None = None, tokenizer=None, panels=("head", "model", "neuron"),
-                   layer: int = 0, heads=None, head: int = 0, query: int = 0) -> View:
+                   layer: int = 0, heads=None, head: int = 0, query: int = 0, max_mb: float = MAX_PAGE_MB) -> View:
     """One page with several attention panels over the same input (what ``python -m minisbert view`` saves).
 
     ``panels``: any of "head", "model", "neuron", "pair" (the pair panel needs ``pair``). ``layer`` and
-    ``heads`` (a list; default all) start the head and pair panels; ``layer``, ``head`` and ``query`` (a
-    token index) start the neuron panel. Everything can be changed in the page.
+    ``heads`` (a list; default ``[head]``, one head) start the head and pair panels; ``layer``, ``head`` and
+    ``query`` (a token index) start the neuron panel. Everything can be changed in the page.
+
+    The page stays under ``max_mb`` megabytes: a longer input is cut (see ``attention_data``), and the page
+    says so in a note.
     """
     panels = list(panels)
     for p in panels:
@@ -225,57 +354,63 @@ def attention_page(model, text: str, pair: str | None = None, tokenizer=None, pa
     cfg = _parts(model, tokenizer)[0].config
     L, A = cfg.num_hidden_layers, cfg.num_attention_heads
     check_int_range(layer, "layer", 0, L - 1, f" (the model has {L} layers)")
+    if heads is not None:
+        if isinstance(heads, (str, bytes)) or not hasattr(heads, "__iter__"):
+            raise TypeError(f"heads must be a list of head indices, got {type(heads).__name__}")
+        heads = list(heads)
+        if not heads:
+            raise ValueError("heads is empty: pick at least one head")
+        for h in heads:
+            check_int_range(h, "heads", 0, A - 1, f" (the model has {A} heads)")
     check_int_range(head, "head", 0, A - 1, f" (the model has {A} heads)")
-    heads = list(range(A)) if heads is None else heads
-    if isinstance(heads, (str, bytes)) or not hasattr(heads, "__iter__"):
-        raise TypeError(f"heads must be a list of head indices, got {type(heads).__name__}")
-    heads = list(heads)
-    if not heads:
-        raise ValueError("heads is empty: pick at least one head")
-    for h in heads:
-        check_int_range(h, "heads", 0, A - 1, f" (the model has {A} heads)")
-    data = attention_data(model, text, pair, tokenizer, qk="neuron" in panels)
+    heads = [head] if heads is None else heads
+    settings = {"panels": panels, "layer": layer, "selected_heads": heads, "head": head, "query": query}
+    data = _listed(_attention_inputs(model, text, pair, tokenizer, qk="neuron" in panels,
+                                     separate="pair" in panels, max_mb=max_mb, settings=settings))
     check_int_range(query, "query", 0, len(data["tokens"]) - 1, f" (the input has {len(data['tokens'])} tokens)")
-    if "pair" in panels:
-        data["separate"] = [attention_data(model, s, None, tokenizer) for s in (text, pair)]
-    data.update(panels=panels, layer=layer, selected_heads=heads, head=head, query=query)
-    n = len(data["tokens"])
-    return View(data, title=f"minisbert: {text[:60]}", height=min(2000, 260 + 22 * n + 200 * len(panels)))
+    return View(data, title=_title(text), height=_page_height(panels, len(data["tokens"]), L))
 
 
-def head_view(model, text: str, pair: str | None = None, tokenizer=None, layer: int = 0, heads=None) -> View:
+def head_view(model, text: str, pair: str | None = None, tokenizer=None, layer: int = 0, heads=None,
+              max_mb: float = MAX_PAGE_MB) -> View:
     """Tokens in two columns, query on the left, key on the right, a line per pair weighted by attention.
 
-    One colour per head; hovering a token keeps only its lines; layer and heads are picked in the page.
+    ``heads`` (default ``[0]``) are the heads drawn at first, one colour each; layer and heads can be
+    changed in the page. A line's opacity and width are its weight relative to the strongest weight of its
+    query's row, so that a row's strongest lines show at any length (a raw weight is about 1/T). Hovering a
+    token keeps only its lines, scrolls the other column to its strongest partner, and writes the
+    strongest weights beside the tokens as numbers. A long input scrolls inside a box of ``BOX_ROWS`` rows.
     """
-    return attention_page(model, text, pair, tokenizer, ("head",), layer=layer, heads=heads)
+    return attention_page(model, text, pair, tokenizer, ("head",), layer=layer, heads=heads, max_mb=max_mb)
 
 
-def model_view(model, text: str, pair: str | None = None, tokenizer=None) -> View:
+def model_view(model, text: str, pair: str | None = None, tokenizer=None, max_mb: float = MAX_PAGE_MB) -> View:
     """Every layer x head as a small attention map (rows: queries, columns: keys); a click opens that
     head in the head view drawn below the grid."""
-    return attention_page(model, text, pair, tokenizer, ("model", "head"))
+    return attention_page(model, text, pair, tokenizer, ("model", "head"), max_mb=max_mb)
 
 
 def neuron_view(model, text: str, pair: str | None = None, tokenizer=None, layer: int = 0, head: int = 0,
-                query: int = 0) -> View:
+                query: int = 0, max_mb: float = MAX_PAGE_MB) -> View:
     """For one head and one query token: q, each key's k, the elementwise products q_i k_i, their sum
     divided by sqrt(d) (the score), and the softmax over the keys, beside the model's own attention row.
 
     This is ``BertSelfAttention.forward`` for one row, ``softmax(q Kᵀ / √d)``, computed in the page from the
     model's q and k (rounded), so the last two columns agree to the rounding.
     """
-    return attention_page(model, text, pair, tokenizer, ("neuron",), layer=layer, head=head, query=query)
+    return attention_page(model, text, pair, tokenizer, ("neuron",), layer=layer, head=head, query=query,
+                          max_mb=max_mb)
 
 
-def pair_view(model, a: str, b: str, tokenizer=None, layer: int = 0, heads=None) -> View:
+def pair_view(model, a: str, b: str, tokenizer=None, layer: int = 0, heads=None, max_mb: float = MAX_PAGE_MB) -> View:
     """The head view of a cross-encoder input ``[CLS] a [SEP] b [SEP]`` (Reimers & Gurevych 2019, section 1).
 
     A filter keeps only attention from sentence A to sentence B (or B to A); a toggle shows the same
     layer and heads with a and b encoded separately, as the bi-encoder does: there no line joins the
-    two sentences, since neither input ever sees the other. The model view of the pair follows.
+    two sentences, since neither input ever sees the other (each sentence keeps the tokens the pair
+    input kept of it). The model view of the pair follows.
     """
-    return attention_page(model, a, b, tokenizer, ("pair", "model"), layer=layer, heads=heads)
+    return attention_page(model, a, b, tokenizer, ("pair", "model"), layer=layer, heads=heads, max_mb=max_mb)
 
 
 # ----------------------------------------------------------------------------------------------------

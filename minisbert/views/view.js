@@ -7,6 +7,8 @@
   const parsed = performance.now();
   const root = document.getElementById("minisbert");
   const ROW = 18; // pixels per token row in the head and neuron views
+  const BOX_ROWS = 32; // token rows a head or neuron view shows at once; a longer input scrolls in its box
+  const TOP_K = 8; // the hovered token's strongest weights written out as numbers
   const LEVELS = 20; // opacity levels of the head view's lines
   const S = D.scale || 1; // attention, q and k come as whole numbers: value * S (see the Python docstring)
 
@@ -63,16 +65,22 @@
   }
 
   // ---- head view (and pair view) ---------------------------------------------------------------------
+  // Each column is a box of at most BOX_ROWS token rows; a longer input scrolls inside it (the two columns
+  // together, unless a hovered token has moved the other one to its strongest partner). A line's opacity
+  // and width are its weight relative to the largest weight of its query's row: a raw weight is about 1/T,
+  // which on a long input would leave every line invisible.
   const headPanels = [];
   function headPanel(pair) {
     const A = D.heads;
     const sec = pair
       ? section("pair", "Pair view: a cross-encoder input",
           "[CLS] A [SEP] B [SEP] through BERT at once. Show only attention from A to B, or switch to the " +
-          "two sentences encoded separately (the bi-encoder): then no line joins them.")
+          "two sentences encoded separately (the bi-encoder): then no line joins them. A line's opacity is " +
+          "its weight relative to the strongest of its query's row.")
       : section("head", "Head view",
-          "Queries on the left, keys on the right; a line's opacity is the attention weight, one colour " +
-          "per head. Hover a token to keep only its lines; click a head's button to show or hide it.");
+          "Queries on the left, keys on the right, one colour per head; a line's opacity and width are its " +
+          "weight relative to the strongest weight of its query's row. Hover a token to keep only its " +
+          "lines and read its strongest weights; click a head's button to show or hide it.");
     const st = { layer: D.layer || 0, heads: new Set(D.selected_heads || [0]), focus: null, filter: 0, bi: false };
     const controls = el("div", { class: "controls" });
     controls.append(select("layer", Array.from({ length: D.layers }, (_, i) => String(i)), st.layer,
@@ -95,10 +103,13 @@
     sec.append(controls);
     const share = el("p", { class: "share" });
     if (pair) sec.append(share);
+    const hint = el("p", { class: "about long-hint" });
+    sec.append(hint);
     const left = el("div", { class: "col left" }), right = el("div", { class: "col right" });
     const canvas = el("canvas", { class: "lines" });
-    sec.append(el("div", { class: "columns" }, left, canvas, right));
-    let src = together();
+    const weights = el("div", { class: "weights" });
+    sec.append(el("div", { class: "columns" }, left, canvas, right, weights));
+    let src = together(), maxes = new Map();
 
     function keep(i, j) {
       const s = src.segments;
@@ -110,58 +121,152 @@
         default: return true;
       }
     }
+    // The largest weight of each query's row (over all keys), per layer and head: what a line is scaled by.
+    function rowMax(l, h) {
+      const key = l + ":" + h;
+      if (!maxes.has(key)) {
+        const n = src.tokens.length, m = new Float32Array(n);
+        for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) m[i] = Math.max(m[i], src.w(l, h, i, j));
+        maxes.set(key, m);
+      }
+      return maxes.get(key);
+    }
     function tokenDiv(t, i, side) {
-      const d = el("div", { class: "tok seg" + src.segments[i], "data-index": String(i) }, t);
+      const w = el("span", { class: "w" });
+      const d = el("div", { class: "tok seg" + src.segments[i], "data-index": String(i) },
+        ...(side === "left" ? [w, el("span", { class: "t" }, t)] : [el("span", { class: "t" }, t), w]));
       d.addEventListener("mouseenter", () => { st.focus = { side, i }; draw(); });
       d.addEventListener("mouseleave", () => { st.focus = null; draw(); });
       return d;
     }
     function build() {
       src = st.bi ? separately() : together();
+      maxes = new Map();
+      const n = src.tokens.length, H = Math.min(n, BOX_ROWS) * ROW;
       left.replaceChildren(...src.tokens.map((t, i) => tokenDiv(t, i, "left")));
       right.replaceChildren(...src.tokens.map((t, i) => tokenDiv(t, i, "right")));
+      for (const col of [left, right]) { col.style.height = H + "px"; col.scrollTop = 0; }
+      hint.textContent = n > BOX_ROWS
+        ? `${n} tokens: each column scrolls (together, until a hovered token brings its strongest partner ` +
+          "into view in the other)."
+        : "";
       draw();
     }
-    function draw() {
-      const n = src.tokens.length, W = 200, dpr = window.devicePixelRatio || 1;
-      canvas.width = W * dpr; canvas.height = n * ROW * dpr;
-      canvas.style.width = W + "px"; canvas.style.height = n * ROW + "px";
+    // Scrolling one column scrolls the other by as much, unless a token is hovered: then the other column
+    // stays where the hover put it.
+    for (const [col, other] of [[left, right], [right, left]]) {
+      col.addEventListener("scroll", () => {
+        if (!st.focus && Math.abs(other.scrollTop - col.scrollTop) > 0.5) other.scrollTop = col.scrollTop;
+        drawLines();
+      });
+    }
+    // The hovered token's partners in the other column, strongest first: [index, weight, head] with the
+    // weight the largest over the heads shown.
+    function partners() {
+      const f = st.focus, n = src.tokens.length, best = new Map();
+      for (const h of st.heads) {
+        for (let k = 0; k < n; k++) {
+          const [i, j] = f.side === "left" ? [f.i, k] : [k, f.i];
+          if (!keep(i, j)) continue;
+          const w = src.w(st.layer, h, i, j);
+          if (!best.has(k) || w > best.get(k)[1]) best.set(k, [k, w, h]);
+        }
+      }
+      return [...best.values()].sort((a, b) => b[1] - a[1]);
+    }
+    function showWeights() {
+      const f = st.focus, heads = [...st.heads].sort((a, b) => a - b);
+      for (const col of [left, right]) for (const d of col.children) d.querySelector(".w").textContent = "";
+      if (!f || !heads.length) {
+        weights.replaceChildren(el("p", { class: "about" }, "Hover a token: its strongest weights appear here and " +
+          "beside the tokens, as numbers."));
+        return;
+      }
+      const other = f.side === "left" ? right : left, ranked = partners();
+      ranked.slice(0, TOP_K).forEach(([k, w]) => { other.children[k].querySelector(".w").textContent = fmt(w); });
+      // Bring the strongest partner into view in the other column, if it is out of sight.
+      if (ranked.length) {
+        const k = ranked[0][0], top = k * ROW, H = other.clientHeight;
+        if (top < other.scrollTop || top + ROW > other.scrollTop + H) other.scrollTop = top + ROW / 2 - H / 2;
+      }
+      const role = f.side === "left" ? "query" : "key", toward = f.side === "left" ? "keys" : "queries";
+      const list = el("div", {}, el("p", { class: "focus" },
+        `${role} ${f.i} “${src.tokens[f.i]}”, layer ${st.layer}: strongest ${toward}`));
+      for (const h of heads) {
+        const row = [];
+        for (let k = 0; k < src.tokens.length; k++) {
+          const [i, j] = f.side === "left" ? [f.i, k] : [k, f.i];
+          if (keep(i, j)) row.push([k, src.w(st.layer, h, i, j)]);
+        }
+        row.sort((a, b) => b[1] - a[1]);
+        const ol = el("ol", { class: "top", "data-head": String(h), style: `--c:${headColor(h, A, 1)}` });
+        row.slice(0, TOP_K).forEach(([k, w]) => ol.append(
+          el("li", { "data-index": String(k) }, el("span", { class: "num" }, fmt(w)), ` ${k} ${src.tokens[k]}`)));
+        list.append(el("p", { class: "head-name", style: `color:${headColor(h, A, 1)}` }, `head ${h}`), ol);
+      }
+      weights.replaceChildren(list);
+    }
+    function drawLines() {
+      const n = src.tokens.length, W = 200, H = left.clientHeight || Math.min(n, BOX_ROWS) * ROW;
+      const dpr = window.devicePixelRatio || 1;
+      canvas.width = W * dpr; canvas.height = H * dpr;
+      canvas.style.width = W + "px"; canvas.style.height = H + "px";
       const ctx = canvas.getContext("2d");
       ctx.scale(dpr, dpr);
-      ctx.lineWidth = 2;
       const f = st.focus, heads = [...st.heads].sort((a, b) => a - b);
-      buttons.forEach((b, h) => b.classList.toggle("on", st.heads.has(h)));
+      const yl = left.scrollTop, yr = right.scrollTop;
       const shade = new Float32Array(n);
+      canvas.drawn = []; // the hovered token's lines as drawn: [query, key, head, y0, y1, opacity], for scripts
       for (const h of heads) {
-        // One path per opacity level (weights rounded to 1/20): a few strokes per head instead of one per
-        // line, which keeps a 512-token input (262,144 lines a head) quick to draw.
+        const M = rowMax(st.layer, h);
+        // One path per opacity level (relative weights rounded to 1/LEVELS): a few strokes per head
+        // instead of one per line, which keeps a 512-token input (262,144 lines a head) quick to draw.
         const paths = Array.from({ length: LEVELS + 1 }, () => new Path2D());
         for (let i = 0; i < n; i++) {
           if (f && f.side === "left" && f.i !== i) continue;
+          const y0 = i * ROW + ROW / 2 - yl;
+          if (!f && (y0 < 0 || y0 > H)) continue; // with no hover, the lines of the queries in sight
           for (let j = 0; j < n; j++) {
             if (f && f.side === "right" && f.i !== j) continue;
             if (!keep(i, j)) continue;
             const w = src.w(st.layer, h, i, j);
             if (f) shade[f.side === "left" ? j : i] = Math.max(shade[f.side === "left" ? j : i], w);
-            const level = Math.round(w * LEVELS);
-            if (level === 0) continue; // under 1/40: invisible anyway
-            paths[level].moveTo(0, i * ROW + ROW / 2);
-            paths[level].lineTo(W, j * ROW + ROW / 2);
+            const level = M[i] > 0 ? Math.round((w / M[i]) * LEVELS) : 0;
+            if (level === 0) continue; // under 1/40 of the row's strongest: left out
+            const y1 = j * ROW + ROW / 2 - yr;
+            if ((y0 < 0 && y1 < 0) || (y0 > H && y1 > H)) continue; // the line misses the box
+            paths[level].moveTo(0, y0);
+            paths[level].lineTo(W, y1);
+            if (f) canvas.drawn.push([i, j, h, y0, y1, level / LEVELS]);
           }
         }
         ctx.strokeStyle = headColor(h, A, 1);
-        paths.forEach((p, level) => { if (level) { ctx.globalAlpha = level / LEVELS; ctx.stroke(p); } });
-      }
-      ctx.globalAlpha = 1;
-      const other = f && f.side === "left" ? right : left;
-      for (const col of [left, right]) {
-        [...col.children].forEach((d, i) => {
-          const focused = f && col !== other && f.i === i;
-          d.style.background = col === other && f ? `rgba(30, 90, 200, ${shade[i]})` : focused ? "#ffe08a" : "";
-          d.style.color = col === other && f && shade[i] > 0.5 ? "white" : "";
+        paths.forEach((p, level) => {
+          if (!level) return;
+          ctx.globalAlpha = level / LEVELS;
+          ctx.lineWidth = 0.75 + (2.25 * level) / LEVELS;
+          ctx.stroke(p);
         });
       }
-      if (pair) {
+      ctx.globalAlpha = 1;
+      // The other column shaded by the weights, relative to the strongest (the numbers say the weight).
+      const other = f && f.side === "left" ? right : left, top = Math.max(...shade) || 1;
+      for (const col of [left, right]) {
+        [...col.children].forEach((d, i) => {
+          const focused = f && col !== other && f.i === i, r = shade[i] / top;
+          d.style.background = col === other && f ? `rgba(30, 90, 200, ${0.85 * r})` : focused ? "#ffe08a" : "";
+          d.style.color = col === other && f && r > 0.6 ? "white" : "";
+        });
+      }
+    }
+    function draw() {
+      buttons.forEach((b, h) => b.classList.toggle("on", st.heads.has(h)));
+      showWeights(); // first: it may scroll the other column, which the lines then follow
+      drawLines();
+      const shareKey = [st.layer, st.bi, ...st.heads].join();
+      if (pair && shareKey !== share.dataset.key) { // not on every hover: it sums T² weights a head
+        share.dataset.key = shareKey;
+        const heads = [...st.heads].sort((a, b) => a - b), n = src.tokens.length;
         const sA = [], n0 = src.segments.filter((s) => s === 0).length;
         for (const h of heads) {
           let m = 0;
@@ -183,11 +288,15 @@
   }
 
   // ---- model view ------------------------------------------------------------------------------------
+  // Each map shows, per pixel, the largest weight of the block of (query, key) pairs it covers, relative to
+  // the largest weight of the query's row: on a long input a raw weight is about 1/T and only the diagonal
+  // would show.
   function modelPanel() {
     const sec = section("model", "Model view",
-      "Every layer (rows) × head (columns): queries down, keys across, darker is more attention. " +
-      "Click a map to open that head in the head view.");
-    const n = D.tokens.length, P = Math.min(n, 72), grid = el("div", { class: "grid" });
+      "Every layer (rows) × head (columns): queries down, keys across, darker is more attention (relative " +
+      "to the strongest weight of the query's row). Click a map to open that head in the head view.");
+    const n = D.tokens.length, P = Math.min(n, n > 64 ? 96 : 72), grid = el("div", { class: "grid" });
+    if (n > 64) grid.classList.add("large");
     const cols = Array.from({ length: n }, (_, j) => Math.floor((j * P) / n)); // key j -> pixel column
     grid.style.gridTemplateColumns = `2.5em repeat(${D.heads}, auto)`;
     grid.append(el("span", {}));
@@ -199,16 +308,18 @@
         const c = el("canvas", { class: "thumb", width: String(P), height: String(P), title: `layer ${l}, head ${h}`,
           "data-layer": String(l), "data-head": String(h) });
         const ctx = c.getContext("2d"), img = ctx.createImageData(P, P), M = D.attention[l][h];
-        // Each pixel shows the largest weight of the block of (query, key) pairs it covers.
         const top = new Float32Array(P * P);
         for (let i = 0; i < n; i++) {
           const y = Math.floor((i * P) / n) * P, row = M[i];
+          let m = 0;
+          for (let j = 0; j < n; j++) if (row[j] > m) m = row[j];
+          if (!m) continue;
           for (let j = 0; j < n; j++) {
-            const p = y + cols[j];
-            if (row[j] > top[p]) top[p] = row[j];
+            const p = y + cols[j], r = row[j] / m;
+            if (r > top[p]) top[p] = r;
           }
         }
-        top.forEach((w, p) => { img.data.set([...sequential(w / S), 255], 4 * p); });
+        top.forEach((w, p) => { img.data.set([...sequential(w), 255], 4 * p); });
         ctx.putImageData(img, 0, 0);
         c.addEventListener("click", () => {
           cells.forEach((x) => x.classList.remove("picked"));
@@ -236,7 +347,7 @@
     controls.append(select("query", D.tokens.map((t, i) => `${i}: ${t}`), st.query, (v) => { st.query = v; draw(); }));
     sec.append(controls);
     const canvas = el("canvas", { class: "neuron-canvas" });
-    sec.append(canvas);
+    sec.append(el("div", { class: "neuron-box", style: `max-height:${(BOX_ROWS + 3) * ROW}px` }, canvas));
     const d = D.head_size, CELL = Math.max(3, Math.min(8, Math.floor(256 / d)));
     const X = { tok: 0, k: 90, prod: 100 + d * CELL, dot: 110 + 2 * d * CELL };
     X.score = X.dot + 70; X.soft = X.score + 70; X.model = X.soft + 130; X.end = X.model + 70;

@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from minisbert.grade import load_file
+from minisbert.grading import load_file
 
 HERE = Path(__file__).resolve().parent
 
@@ -20,8 +20,9 @@ def good(name):
     return load_file(HERE / f"{name}.py")
 
 
-basic, piece, emb, head, mha, layer, pool = (good(n) for n in (
-    "basic_tokenize", "wordpiece", "embeddings", "attention_head", "multi_head_attention", "bert_layer", "pooling"))
+basic, piece, emb, head, mha, layer, pool, classification, triplet, masking = (good(n) for n in (
+    "basic_tokenize", "wordpiece", "embeddings", "attention_head", "multi_head_attention", "bert_layer", "pooling",
+    "classification_loss", "triplet_loss", "mlm_mask"))
 
 
 # --- tokenizer ---------------------------------------------------------------------------------------
@@ -262,6 +263,119 @@ def mining_top_k_pairs_overall(embeddings, top_k):
     return sorted(pairs, key=lambda t: -t[0])[:top_k]
 
 
+# --- answers that once passed, or got a hint that blamed code that is right ------------------------------
+
+def wordpiece_unk_at_100(word, vocab):
+    return ["[UNK]"] if len(word) >= 100 else piece.wordpiece(word, vocab)  # >= where the rule says >
+
+
+def wordpiece_shortest_match(word, vocab):
+    pieces, start = [], 0
+    while start < len(word):
+        for end in range(start + 1, len(word) + 1):  # shortest first
+            p = ("##" if start else "") + word[start:end]
+            if p in vocab:
+                pieces.append(p)
+                start = end
+                break
+        else:
+            return ["[UNK]"]
+    return pieces
+
+
+def mha_split_without_transpose(x, w, mask, num_heads):
+    B, T, H = x.shape
+    d = H // num_heads
+    split = lambda t: t.reshape(B, num_heads, T, d)  # no view (B, T, nh, d) + transpose
+    q, k, v = (split(x @ w[f"attention.self.{n}.weight"].T + w[f"attention.self.{n}.bias"]) for n in ("query", "key", "value"))
+    scores = (q @ k.transpose(-2, -1) / math.sqrt(d)).masked_fill(mask[:, None, None, :] == 0, float("-inf"))
+    c = (scores.softmax(-1) @ v).transpose(1, 2).reshape(B, T, H)
+    return c @ w["attention.output.dense.weight"].T + w["attention.output.dense.bias"]
+
+
+def mha_without_projection(x, w, mask, num_heads):
+    d = x.shape[-1] // num_heads
+    return torch.cat([head.attention_head(x, *(w[f"attention.self.{n}.{p}"][h * d:(h + 1) * d]
+                                                for n in ("query", "key", "value") for p in ("weight", "bias")), mask)
+                      for h in range(num_heads)], dim=-1)  # the heads, concatenated, never projected
+
+
+def mean_normalised_tokens(h, mask):
+    return pool.mean_pool(F.normalize(h, dim=-1), mask)
+
+
+def mean_without_clamp(h, mask):
+    m = mask.unsqueeze(-1).float()
+    return (h * m).sum(1) / m.sum(1)  # an all-padding row: 0 / 0
+
+
+def max_pool_in_place(h, mask):
+    return h.masked_fill_(mask.unsqueeze(-1) == 0, float("-inf")).max(dim=1).values  # fills the caller's tensor
+
+
+def cls_second_token(h, mask):
+    return h[:, 1]
+
+
+def classification_without_graph(u, v, weight, bias, labels):
+    with torch.no_grad():
+        return classification.classification_loss(u, v, weight, bias, labels)
+
+
+def _in_batch(a, p, n, scale, labels=None, hard_only=False):
+    candidates = p if n is None else torch.cat([p, n])
+    cos = F.normalize(a, dim=-1) @ F.normalize(candidates, dim=-1).T  # (B, B) or (B, 2B)
+    B = a.shape[0]
+    if hard_only:  # each anchor against its own positive and the hard negatives only
+        cos = torch.cat([cos[:, :B].diagonal()[:, None], cos[:, B:]], dim=1)
+        labels = torch.zeros(B, dtype=torch.long)
+    return F.cross_entropy(scale * cos, torch.arange(B) if labels is None else labels)
+
+
+def in_batch_label_zero(a, p, n=None, scale=20.0):
+    return _in_batch(a, p, n, scale, labels=torch.zeros(a.shape[0], dtype=torch.long))
+
+
+def in_batch_no_scale(a, p, n=None, scale=20.0):
+    return _in_batch(a, p, n, 1.0)
+
+
+def in_batch_hard_negatives_only(a, p, n=None, scale=20.0):
+    return _in_batch(a, p, n, scale, hard_only=True)
+
+
+def triplet_as_float(a, p, n, margin):
+    return triplet.triplet_loss(a, p, n, margin).item()
+
+
+def mask_in_place(input_ids, special_mask, vocab_size, generator):
+    inputs, labels = masking.mlm_mask(input_ids, special_mask, vocab_size, generator)
+    input_ids.copy_(inputs)  # writes [MASK] into the caller's batch
+    return input_ids, labels
+
+
+def mask_labels_zero(input_ids, special_mask, vocab_size, generator):
+    inputs, labels = masking.mlm_mask(input_ids, special_mask, vocab_size, generator)
+    return inputs, labels.masked_fill(labels == -100, 0)
+
+
+def mining_tensor_scores(embeddings, top_k):
+    e = F.normalize(embeddings, dim=1)
+    s = e @ e.T
+    s.fill_diagonal_(float("-inf"))
+    values, cols = torch.topk(s, top_k, dim=1)
+    pairs = {}
+    for i in range(len(e)):
+        for k in range(top_k):
+            j = int(cols[i, k])
+            pairs[(min(i, j), max(i, j))] = values[i, k]  # a 0-d tensor, not a float
+    return sorted(((v, i, j) for (i, j), v in pairs.items()), key=lambda t: (-float(t[0]), t[1], t[2]))
+
+
+def _pooling(**changed):
+    return {"mean_pool": pool.mean_pool, "max_pool": pool.max_pool, "cls_pool": pool.cls_pool, **changed}
+
+
 WRONG = [
     ("basic_tokenize", "accents kept", {"basic_tokenize": tokenize_keeping_accents}, "accents are kept"),
     ("basic_tokenize", "ASCII symbols not split", {"basic_tokenize": tokenize_unicode_punctuation_only},
@@ -301,4 +415,28 @@ WRONG = [
     ("paraphrase_mining", "self pairs", {"paraphrase_mining": mining_with_self_pairs}, "leave out the diagonal"),
     ("paraphrase_mining", "dot product", {"paraphrase_mining": mining_dot_product}, "cosine"),
     ("paraphrase_mining", "top_k pairs in all", {"paraphrase_mining": mining_top_k_pairs_overall}, "top_k is per sentence"),
+    # once passed
+    ("mlm_mask", "[MASK] written into the caller's input_ids", {"mlm_mask": mask_in_place}, "work on a new tensor"),
+    ("pooling", "max_pool fills the caller's tensor with -inf", _pooling(max_pool=max_pool_in_place),
+     "work on a new tensor"),
+    ("classification_loss", "computed under torch.no_grad()", {"classification_loss": classification_without_graph},
+     "torch.no_grad()"),
+    ("triplet_loss", ".item(): a float", {"triplet_loss": triplet_as_float}, ".item()"),
+    ("in_batch_negatives_loss", "label 0 for every anchor", {"in_batch_negatives_loss": in_batch_label_zero},
+     "its own positive on the diagonal"),
+    ("in_batch_negatives_loss", "no scale", {"in_batch_negatives_loss": in_batch_no_scale}, "multiply the cosines by scale"),
+    ("in_batch_negatives_loss", "negatives from the hard-negative column only",
+     {"in_batch_negatives_loss": in_batch_hard_negatives_only}, "every other anchor's positive is a negative too"),
+    ("pooling", "mean without the clamp", _pooling(mean_pool=mean_without_clamp), "clamp the count at 1e-9"),
+    ("wordpiece", "[UNK] from 100 characters (>=)", {"wordpiece": wordpiece_unk_at_100}, "exactly 100 characters"),
+    ("paraphrase_mining", "0-d tensors as scores", {"paraphrase_mining": mining_tensor_scores}, "a 0-d tensor"),
+    # once got a hint that blamed right code
+    ("pooling", "tokens normalised before the mean", _pooling(mean_pool=mean_normalised_tokens), "normalised before the mean"),
+    ("pooling", "CLS from position 1", _pooling(cls_pool=cls_second_token), "index 1 is the first word"),
+    ("mlm_mask", "labels 0 instead of -100", {"mlm_mask": mask_labels_zero}, "a label of 0"),
+    ("wordpiece", "greedy shortest match", {"wordpiece": wordpiece_shortest_match}, "longest match first"),
+    ("multi_head_attention", "heads split without the transpose", {"multi_head_attention": mha_split_without_transpose},
+     "split without the transpose"),
+    ("multi_head_attention", "no output projection", {"multi_head_attention": mha_without_projection},
+     "output projection"),
 ]
