@@ -22,29 +22,16 @@ from sentence_transformers.sentence_transformer.losses import (
 )
 from sentence_transformers.util import dot_score
 
-from minisbert import BertConfig, BertModel, SentenceBert
+from minisbert import SentenceBert
 from minisbert.__main__ import main
 from minisbert.examples import PairExample, TripletExample, nli_triplets
 from minisbert.io.data import load_snli
 from minisbert.objectives import MultipleNegativesRankingObjective
-from minisbert.tokenizer import BertTokenizer
 from minisbert.training import TrainConfig, epoch_order, example_texts, no_duplicate_batches, train
-from test_objectives import assert_same_loss_and_gradients, st_features, zero_grads
+from test_objectives import (assert_same_loss_and_gradients, st_features,  # noqa: F401  (tiny_folder: a fixture)
+                             tiny_folder, zero_grads)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-@pytest.fixture(scope="module")
-def tiny_folder(tmp_path_factory, model_dir):
-    """A random 2-layer BERT (H = 32) with the real vocabulary, saved as a sentence-transformers folder."""
-    torch.manual_seed(0)
-    config = BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
-                        max_position_embeddings=64)
-    sbert = SentenceBert(BertModel(config), BertTokenizer.from_pretrained(model_dir), pooling="mean",
-                         normalize=False, max_seq_length=32)
-    folder = tmp_path_factory.mktemp("tiny-mnrl") / "tiny"
-    sbert.save(folder)
-    return folder
 
 
 @pytest.fixture(scope="module")
