@@ -1,4 +1,4 @@
-"""bf16 inference (``precision="bf16"``): fp32 vectors out, close to the fp32 path, the same STSb ranking.
+"""bf16 inference (``compute="bf16"``): fp32 vectors out, close to the fp32 path, the same STSb ranking.
 
 bf16 keeps 8 significant bits, so every matrix product's inputs are rounded to ~4e-3 relative; the fast
 path takes every sum in fp32 (the products', LayerNorm's statistics, attention, pooling) and stores the
@@ -90,21 +90,21 @@ def stsb_test(data_dir):
 def test_real_bf16_vectors_close_to_fp32_in_padded_batches(real_sbert, stsb_test):
     sentences = [s for p in stsb_test[:300] for s in (p.sentence1, p.sentence2)]
     fp32 = real_sbert.encode(sentences, batch_size=32)
-    bf16 = real_sbert.encode(sentences, batch_size=32, precision="bf16")
+    bf16 = real_sbert.encode(sentences, batch_size=32, compute="bf16")
     assert bf16.dtype == np.float32 and bf16.shape == fp32.shape
     err = np.abs(bf16 - fp32).max()
     assert 0 < err <= REAL_BOUND
     # The plain forward under autocast (fast_inference off) is bounded the same way.
     real_sbert.fast_inference = False
     try:
-        plain = real_sbert.encode(sentences[:64], batch_size=16, precision="bf16")
+        plain = real_sbert.encode(sentences[:64], batch_size=16, compute="bf16")
     finally:
         real_sbert.fast_inference = True
     assert 0 < np.abs(plain - fp32[:64]).max() <= REAL_BOUND
     # One sentence alone, and "auto" (bf16 or fp32, whichever this CPU takes) within the same bound.
-    one = real_sbert.encode(sentences[0], precision="bf16")
+    one = real_sbert.encode(sentences[0], compute="bf16")
     assert np.abs(one - fp32[0]).max() <= REAL_BOUND
-    assert np.abs(real_sbert.encode(sentences[:8], precision="auto") - fp32[:8]).max() <= REAL_BOUND
+    assert np.abs(real_sbert.encode(sentences[:8], compute="auto") - fp32[:8]).max() <= REAL_BOUND
 
 
 def test_cross_encoder_predict_in_bf16(model_dir, stsb_test):
@@ -116,7 +116,7 @@ def test_cross_encoder_predict_in_bf16(model_dir, stsb_test):
         ce.classifier.weight.normal_(0, 0.2)  # a head with visible weights, not the tiny initialisation
     pairs = [(p.sentence1, p.sentence2) for p in stsb_test[:64]]
     fp32 = ce.predict(pairs, activation=False)
-    bf16 = ce.predict(pairs, activation=False, precision="bf16")
+    bf16 = ce.predict(pairs, activation=False, compute="bf16")
     assert bf16.dtype == np.float32 and bf16.shape == fp32.shape
     assert 0 < np.abs(bf16 - fp32).max() <= 0.05 * max(1.0, np.abs(fp32).max())
     assert np.corrcoef(fp32, bf16)[0, 1] > 0.99
@@ -131,8 +131,8 @@ def test_stsb_test_spearman_in_bf16_within_0_1_of_fp32(real_sbert, stsb_test):
     gold = [p.score for p in stsb_test]
     scores = {}
     for precision in ("fp32", "bf16"):
-        a = real_sbert.encode([p.sentence1 for p in stsb_test], precision=precision)
-        b = real_sbert.encode([p.sentence2 for p in stsb_test], precision=precision)
+        a = real_sbert.encode([p.sentence1 for p in stsb_test], compute=precision)
+        b = real_sbert.encode([p.sentence2 for p in stsb_test], compute=precision)
         scores[precision] = 100 * spearmanr((a * b).sum(1), gold).statistic
     assert scores["fp32"] == pytest.approx(82.03, abs=0.01)  # the published all-MiniLM-L6-v2 figure here
     assert abs(scores["bf16"] - scores["fp32"]) <= 0.1

@@ -142,14 +142,14 @@ def test_order_is_restored_and_batching_does_not_matter(ours, sentences, our_vec
 @pytest.mark.parametrize("precision, tol", [("fp32", TOL), ("bf16", 1e-2)])  # bf16: tests/test_bf16.py's bound
 def test_batches_side_by_side_give_the_vectors_of_one_batch_at_a_time(ours, sentences, precision, tol):
     picked = sentences[:400]
-    one_at_a_time = ours.encode(picked, precision=precision, workers=1)  # every thread on each batch
+    one_at_a_time = ours.encode(picked, compute=precision, workers=1)  # every thread on each batch
     for workers in (2, 3):
-        got = ours.encode(picked, precision=precision, workers=workers)  # one thread per batch
+        got = ours.encode(picked, compute=precision, workers=workers)  # one thread per batch
         # A product's sums may be split differently by one thread than by two: float rounding in fp32;
         # in bf16 that rounding can flip the last bit of a bf16 activation, so the bound is bf16's.
         assert np.abs(got - one_at_a_time).max() <= tol
         # Whichever worker takes a batch computes it the same way: the same bits on every run.
-        assert np.array_equal(got, ours.encode(picked, precision=precision, workers=workers))
+        assert np.array_equal(got, ours.encode(picked, compute=precision, workers=workers))
 
 
 def test_repeated_sentences_go_through_bert_once(ours, sentences, our_vectors, monkeypatch):
