@@ -4,7 +4,8 @@ Reimers & Gurevych 2019 (SBERT, sections 3 and 4) fine-tune with batch size 16, 
 2e-5 and a linear learning-rate warm-up over 10% of the training data. ``train`` does exactly that:
 
     for each epoch:
-        shuffle the examples (a fixed permutation per (seed, epoch): runs repeat exactly)
+        shuffle the examples (a fixed permutation per (seed, epoch): runs repeat exactly; with in-batch
+            negatives, batches with no text twice, see no_duplicate_batches)
         for each batch of 16:
             loss = objective(batch)                 # siamese forward + the objective's loss
             loss.backward()
