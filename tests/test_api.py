@@ -87,18 +87,23 @@ def test_encode_matches_sentence_transformers(real_sbert, st_model, kwargs, sing
     same_kind(ours, theirs)
 
 
-@pytest.fixture(scope="module")
-def unnormalised(model_dir, tmp_path_factory):
-    """A small random SentenceBert without a Normalize module, saved; and sentence-transformers on the folder."""
+def small_model_pair(model_dir, folder, normalize: bool):
+    """A small random SentenceBert (real vocabulary) saved to ``folder``; returns the folder, minisbert's model
+    and sentence-transformers' on it."""
     from sentence_transformers import SentenceTransformer
 
     torch.manual_seed(0)
     bert = BertModel(BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
                                 intermediate_size=37, max_position_embeddings=128))
-    model = SentenceBert(bert, BertTokenizer.from_pretrained(model_dir), normalize=False, max_seq_length=128).eval()
-    folder = tmp_path_factory.mktemp("unnormalised") / "model"
+    model = SentenceBert(bert, BertTokenizer.from_pretrained(model_dir), normalize=normalize, max_seq_length=128).eval()
     model.save(folder)
     return folder, SentenceBert.from_pretrained(folder), SentenceTransformer(str(folder), device="cpu")
+
+
+@pytest.fixture(scope="module")
+def unnormalised(model_dir, tmp_path_factory):
+    """A small random SentenceBert without a Normalize module, saved; and sentence-transformers on the folder."""
+    return small_model_pair(model_dir, tmp_path_factory.mktemp("unnormalised") / "model", normalize=False)
 
 
 @pytest.mark.fast

@@ -22,16 +22,18 @@ import numpy as np
 import pytest
 import torch
 
-from minisbert import BertConfig, BertModel, BertTokenizer, CrossEncoder, SentenceBert
+from minisbert import BertTokenizer, CrossEncoder, SentenceBert
 from minisbert.io.data import load_stsb
 from minisbert.quantization import dequantize_embeddings, quantize_embeddings, semantic_search_quantized
 from minisbert.similarity import (community_detection, cos_sim, dot_score, euclidean_sim, manhattan_sim,
                                   pairwise_cos_sim, pairwise_dot_score, pairwise_euclidean_sim, pairwise_manhattan_sim)
 from minisbert.speed.pool import PoolStoppedError
+from test_api import small_model_pair
 
 TOL = 1e-5
 SENTENCES = ["A man is playing a guitar.", "Someone plays an instrument.", "A woman is slicing an onion.",
              "The cat sat on the mat.", "A man is playing a guitar.", "Ünïcode, CJK 北京 and [MASK] here!"]
+
 PRECISIONS = ["int8", "uint8", "binary", "ubinary"]
 OUTPUTS = [{}, {"convert_to_tensor": True}, {"convert_to_numpy": False}]
 
@@ -60,15 +62,7 @@ def same_type(ours, theirs):
 @pytest.fixture(scope="module")
 def small(model_dir, tmp_path_factory):
     """A small random SentenceBert (real vocabulary, normalised), saved, and both libraries on the folder."""
-    from sentence_transformers import SentenceTransformer
-
-    torch.manual_seed(0)
-    bert = BertModel(BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                                intermediate_size=37, max_position_embeddings=128))
-    model = SentenceBert(bert, BertTokenizer.from_pretrained(model_dir), normalize=True, max_seq_length=128).eval()
-    folder = tmp_path_factory.mktemp("small") / "model"
-    model.save(folder)
-    return folder, SentenceBert.from_pretrained(folder), SentenceTransformer(str(folder), device="cpu")
+    return small_model_pair(model_dir, tmp_path_factory.mktemp("small") / "model", normalize=True)
 
 
 # ----------------------------------------------------------------------------------------------------
