@@ -1,16 +1,22 @@
-"""The SBERT paper's Table 1 from a BERT pre-trained here, on two CPU cores.
+"""The SBERT paper's Table 1 from a BERT pre-trained here, on two CPU cores, and what came after the paper.
 
 Reimers & Gurevych 2019, Table 1 (STSb test, Spearman × 100, no STS training): BERT's CLS vector 16.50,
 averaged BERT token vectors 46.35, averaged GloVe 58.02, InferSent 68.03, SBERT-NLI-base 77.03. The shape
 to reproduce: CLS < mean pooling < SBERT trained on NLI, from a BERT nobody has sentence-tuned.
 
     (a) pre-train a BERT (masked LM + next sentence, dropout off) on the public-domain corpus and the
-        benchmark train sentences (never a dev or test sentence)              python -m minisbert pretrain
-    (b) STSb test and SICK-R test Spearman of the raw model: CLS vector, pooler output, mean of the tokens
+        benchmark train sentences (never a dev or test sentence), with the pieces of the vocabulary that
+        this text uses 20 times or more (minisbert.io.corpus.corpus_vocabulary)  python -m minisbert pretrain
+    (b) STSb test and SICK-R test Spearman of the raw model: CLS vector, pooler output, mean of the tokens;
+        the same for a random BERT of that size and vocabulary
+    (g) in-batch negatives (MultipleNegativesRankingObjective) on SNLI's 27,195 (premise, entailment,
+        contradiction) triplets: batch 64, 1 epoch, 10% warm-up, mean pooling, no text twice in a batch
+    (f) SimCSE, unsupervised: the same objective on (s, s) pairs of 32,000 corpus sentences, dropout on
     (c) SBERT: the classification objective on SNLI train ([u; v; |u−v|], softmax, batch 16, 1 epoch,
         10% warm-up, mean pooling), then (b) again and SNLI test accuracy of the head
-    (d) (c) from a randomly initialised BERT of the same size: what pre-training contributes
-    (e) (c) at the paper's learning rate 2e-5, for comparison with the one chosen for a small model
+    (d) each of (g), (f), (c) from a randomly initialised BERT of the same size: what pre-training contributes
+    (e) with --paper-lr: (c) at the paper's learning rate 2e-5, for comparison with the one chosen here
+    Every model's anisotropy: the mean cosine of 1,000 random pairs of STSb test sentences.
 
     python experiments/table1.py                                    # the whole pipeline, about two hours
     python experiments/table1.py --quick --out runs/table1-quick    # the same code in a minute (the tests)
@@ -23,6 +29,7 @@ from __future__ import annotations
 import argparse
 import glob
 import json
+import random
 import sys
 import time
 from pathlib import Path
@@ -33,18 +40,20 @@ import numpy as np
 import torch
 
 from minisbert import BertModel, SentenceBert
-from minisbert.io.corpus import held_out_sentences, write_train_sentences
+from minisbert.io.corpus import held_out_sentences, tokenize_corpus, write_train_sentences
 from minisbert.io.data import SNLI_LABELS, load_sick, load_snli, load_stsb
-from minisbert.evaluate import evaluate_sts
-from minisbert.examples import PairExample
+from minisbert.evaluate import anisotropy, evaluate_sts, random_sentence_pairs
+from minisbert.examples import PairExample, corpus_sentences, nli_triplets, simcse_pairs
 from minisbert.io.files import write_json
 from minisbert.speed.hardware import choose_precision, describe_cpu
-from minisbert.objectives import ClassificationObjective
-from minisbert.pretraining import PRETRAIN_LOG, PretrainConfig, bert_config, pretrain
+from minisbert.objectives import ClassificationObjective, MultipleNegativesRankingObjective
+from minisbert.pretraining import PRETRAIN_LOG, PretrainConfig, bert_config, corpus_tokenizer, pretrain
 from minisbert.tokenizer import load_tokenizer
 from minisbert.training import TrainConfig, train
 from minisbert.io.weights import resolve_model_dir
 
+MNRL_LR = 3e-4  # (g), from both starts; docs/pretraining.md compares 1e-4 and 1e-3
+SIMCSE_LR = 1e-4  # (f), from both starts
 PAPER = {"Avg. GloVe embeddings": 58.02, "Avg. BERT embeddings": 46.35, "BERT CLS-vector": 16.50,
          "InferSent - GloVe": 68.03, "SBERT-NLI-base": 77.03}
 
@@ -69,18 +78,20 @@ def sts_scores(encoder, stsb, sick) -> dict:
             "sickr_test": round(evaluate_sts(encoder, sick)["spearman"], 2)}
 
 
-def raw_scores(bert: BertModel, tokenizer, stsb, sick, max_len: int) -> dict:
-    """(b): the three sentence vectors a raw BERT offers."""
+def raw_scores(bert: BertModel, tokenizer, stsb, sick, max_len: int, random_pairs, pooler: bool = True) -> dict:
+    """(b): the three sentence vectors a raw BERT offers, each with its anisotropy."""
     scores = {}
     for mode in ("cls", "mean"):
         model = SentenceBert(bert, tokenizer, pooling=mode, normalize=False, max_seq_length=max_len).eval()
-        scores[mode] = sts_scores(model, stsb, sick)
-    scores["pooler"] = sts_scores(PoolerEncoder(bert, tokenizer, max_len), stsb, sick)
+        scores[mode] = sts_scores(model, stsb, sick) | {"anisotropy": round(anisotropy(model, random_pairs), 3)}
+    if pooler:
+        encoder = PoolerEncoder(bert, tokenizer, max_len)
+        scores["pooler"] = sts_scores(encoder, stsb, sick) | {"anisotropy": round(anisotropy(encoder, random_pairs), 3)}
     return scores
 
 
 def train_nli(bert: BertModel, tokenizer, train_pairs, test_pairs, stsb, sick, lr: float, precision: str,
-              out: Path, max_len: int) -> dict:
+              out: Path, max_len: int, random_pairs) -> dict:
     """(c): SBERT's classification objective on SNLI, then the scores and the head's SNLI test accuracy."""
     model = SentenceBert(bert, tokenizer, pooling="mean", normalize=False, max_seq_length=max_len)
     torch.manual_seed(0)  # the head's initialisation
@@ -95,8 +106,28 @@ def train_nli(bert: BertModel, tokenizer, train_pairs, test_pairs, stsb, sick, l
     model.eval()
     result = {"lr": lr, "steps": state.step, "seconds": round(seconds, 1), "loss_first_100": float(np.mean(state.losses[:100])),
               "loss_last_100": float(np.mean(state.losses[-100:])), **sts_scores(model, stsb, sick),
-              "snli_test_accuracy": round(objective.accuracy(test_pairs), 2)}  # percent
+              "snli_test_accuracy": round(objective.accuracy(test_pairs), 2),  # percent
+              "anisotropy": round(anisotropy(model, random_pairs), 3)}
     log(f"  NLI lr {lr}: {result}")
+    return result
+
+
+def train_in_batch(bert: BertModel, tokenizer, examples, lr: float, epochs: int, batch_size: int, max_len: int,
+                   precision: str, out: Path, stsb, sick, random_pairs) -> dict:
+    """(f) and (g): in-batch negatives (MultipleNegativesRankingObjective, scale 20, cosine) on ``examples``,
+    mean pooling, dropout on, no text twice in a batch; then the scores and the anisotropy."""
+    model = SentenceBert(bert, tokenizer, pooling="mean", normalize=False, max_seq_length=max_len)
+    objective = MultipleNegativesRankingObjective(model)
+    config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, warmup_ratio=0.1, seed=0, precision=precision)
+    started = time.perf_counter()
+    state = train(objective, examples, config, out=out)
+    seconds = time.perf_counter() - started
+    model.eval()
+    result = {"lr": lr, "epochs": epochs, "batch_size": batch_size, "rows": len(examples), "steps": state.step,
+              "seconds": round(seconds, 1), "loss_first_20": round(float(np.mean(state.losses[:20])), 4),
+              "loss_last_20": round(float(np.mean(state.losses[-20:])), 4), **sts_scores(model, stsb, sick),
+              "anisotropy": round(anisotropy(model, random_pairs), 3)}
+    log(f"  in-batch negatives: {result}")
     return result
 
 
@@ -128,19 +159,22 @@ def plots(results: dict, bert_dir: Path, folder: Path) -> None:
     fig.tight_layout()
     fig.savefig(folder / "mlm_accuracy.png", dpi=120)
 
-    rows = [("BERT CLS", results["raw"]["cls"]["stsb_test"], PAPER["BERT CLS-vector"]),
-            ("BERT pooler", results["raw"]["pooler"]["stsb_test"], None),
-            ("avg. BERT", results["raw"]["mean"]["stsb_test"], PAPER["Avg. BERT embeddings"])]
-    if "nli_random_init" in results:
-        rows.append(("random init\n+ NLI", results["nli_random_init"]["stsb_test"], None))
-    if "nli" in results:
-        rows.append(("SBERT-NLI", results["nli"]["stsb_test"], PAPER["SBERT-NLI-base"]))
-    fig, ax = plt.subplots(figsize=(7, 3.5))
+    raw = results.get("raw", {})
+    rows = [(label, raw[key]["stsb_test"], paper) for key, label, paper in (
+        ("cls", "BERT CLS", PAPER["BERT CLS-vector"]), ("pooler", "BERT pooler", None),
+        ("mean", "avg. BERT", PAPER["Avg. BERT embeddings"])) if key in raw]
+    for key, label, paper in (("nli_random_init", "random init\n+ NLI", None), ("nli", "SBERT-NLI", PAPER["SBERT-NLI-base"]),
+                              ("simcse_random_init", "random init\n+ SimCSE", None), ("simcse", "SimCSE", None),
+                              ("mnrl_random_init", "random init\n+ MNRL", None), ("mnrl", "SBERT-MNRL", None)):
+        if key in results:
+            rows.append((label, results[key]["stsb_test"], paper))
+    fig, ax = plt.subplots(figsize=(10, 4))
     x = np.arange(len(rows))
     ax.bar(x - 0.2, [r[1] for r in rows], 0.4, label=f"ours ({results['size']}, pre-trained here)")
     ax.bar(x + 0.2, [r[2] or 0 for r in rows], 0.4, label="paper (BERT-base)", color="0.7")
     ax.axhline(PAPER["Avg. GloVe embeddings"], ls="--", color="C2", lw=1, label="avg. GloVe (paper)")
-    ax.set_xticks(x, [r[0] for r in rows])
+    ax.axhline(PAPER["InferSent - GloVe"], ls=":", color="C3", lw=1, label="InferSent (paper)")
+    ax.set_xticks(x, [r[0] for r in rows], fontsize=8)
     ax.set(ylabel="STSb test Spearman × 100", title="Table 1: before and after SBERT training")
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -148,29 +182,48 @@ def plots(results: dict, bert_dir: Path, folder: Path) -> None:
     plt.close("all")
 
 
+ROWS = ("raw", "raw_random_init", "mnrl", "mnrl_random_init", "simcse", "simcse_random_init", "nli", "nli_random_init",
+        "nli_paper_lr")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--minutes", type=float, default=75.0,
-                   help="pre-training budget (default 75; timed from the first steps, it came to 51 minutes)")
+    p.add_argument("--minutes", type=float, default=45.0, help="pre-training budget (default 45)")
     p.add_argument("--size", default="mini", help="BERT size (default mini: L4/H256)")
     p.add_argument("--batch-size", type=int, default=32, help="pre-training batch (default 32)")
     p.add_argument("--lr", type=float, default=5e-4, help="pre-training peak learning rate")
+    p.add_argument("--vocab-min-count", type=int, default=20,
+                   help="pre-train on the pieces of the vocabulary that the text uses at least this often "
+                        "(default 20; 0: all 30,522; see docs/pretraining.md)")
     p.add_argument("--dropout", type=float, default=0.0,
                    help="dropout while pre-training (default 0: two passes over the corpus, see docs/pretraining.md)")
     p.add_argument("--nli-lr", type=float, default=3e-4, help="SBERT learning rate (default 3e-4, see docs/pretraining.md)")
-    p.add_argument("--paper-lr", action=argparse.BooleanOptionalAction, default=True,
-                   help="also train at the paper's 2e-5 (step e)")
+    p.add_argument("--paper-lr", action=argparse.BooleanOptionalAction, default=False,
+                   help="also train SBERT at the paper's 2e-5 (step e; off by default)")
+    p.add_argument("--mnrl-lr", type=float, default=MNRL_LR, help=f"(g) learning rate (default {MNRL_LR})")
+    p.add_argument("--mnrl-epochs", type=int, default=1, help="(g) epochs over the SNLI triplets (default 1)")
+    p.add_argument("--mnrl-batch-size", type=int, default=64, help="(g) triplets per batch (default 64)")
+    p.add_argument("--simcse-lr", type=float, default=SIMCSE_LR, help=f"(f) learning rate (default {SIMCSE_LR})")
+    p.add_argument("--simcse-sentences", type=int, default=32_000,
+                   help="(f) corpus sentences drawn for SimCSE (default 32,000: 500 steps of 64)")
     p.add_argument("--out", default=str(REPO / "runs" / "table1"), help="folder for the models and caches")
     p.add_argument("--results", default=None, help="results folder (default experiments/results/table1; "
                                                    "with --quick: OUT/results)")
     p.add_argument("--quick", action="store_true", help="a tiny model, a few steps and small slices: tests the code")
-    p.add_argument("--only", choices=["nli", "nli_random_init", "nli_paper_lr"], default=None,
-                   help="run one of (c), (d), (e) alone on the BERT in OUT/bert, adding it to an earlier run's results")
+    p.add_argument("--pretrain-only", action="store_true", help="stop after (a), the pre-training")
+    p.add_argument("--only", choices=ROWS, default=None,
+                   help="run this row alone on the BERT in OUT/bert, adding it to an earlier run's results")
     p.add_argument("--key", default=None,
-                   help="with --only: store the result and the model under this name (default: the run's name), "
-                        "e.g. nli_lr_1e-3 for a run at another --nli-lr")
+                   help="with --only: store the result and the model under this name (default: the row's name), "
+                        "e.g. mnrl_lr_1e-4 for a run at another --mnrl-lr")
+    p.add_argument("--swap", choices=["word_embeddings", "encoder"], default=None,
+                   help="with --only: keep only this part of the pre-trained BERT, the rest random "
+                        "(word_embeddings: a random BERT with our word vectors; encoder: our BERT with random word "
+                        "vectors)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default 2, the machine's cores)")
     args = p.parse_args(argv)
+    if args.swap and not args.only:
+        p.error("--swap goes with --only")
 
     data_dir = setup()
     if args.threads:
@@ -185,17 +238,24 @@ def main(argv=None) -> int:
     stsb, sick = load_stsb("test", data_dir), load_sick("test", data_dir)
     snli_train = [PairExample(r.premise, r.hypothesis, r.label) for r in load_snli("train", data_dir)]
     snli_test = [PairExample(r.premise, r.hypothesis, r.label) for r in load_snli("test", data_dir)]
+    triplets = nli_triplets("train", data_dir)
+    sentences = corpus_sentences(data_dir)
     corpus = sorted(glob.glob(str(data_dir / "corpus" / "*.txt")))
-    size, max_len = args.size, 128
+    size, max_len, simcse_len = args.size, 128, 32  # SimCSE cut its sentences to 32 tokens
+    simcse_count = args.simcse_sentences
     config = PretrainConfig(size=size, max_len=max_len, batch_size=args.batch_size, lr=args.lr, dropout=args.dropout,
                             minutes=args.minutes, nsp=True, seed=0, precision="auto", eval_every=200,
                             checkpoint_every=500)
     if args.quick:
-        size, max_len = "L2-H64-A2", 64
+        size, max_len, simcse_len = "L2-H64-A2", 64, 32
         corpus = corpus[:1]
         stsb, sick, snli_train, snli_test = stsb[:200], sick[:200], snli_train[:400], snli_test[:200]
+        triplets, simcse_count = triplets[:160], 160
         config = PretrainConfig(size=size, max_len=max_len, batch_size=16, lr=1e-3, max_steps=30, nsp=True,
                                 eval_every=10, eval_examples=64, progress=False)
+    # 1,000 random pairs of distinct STSb test sentences: the anisotropy of every model is measured on them.
+    random_pairs = random_sentence_pairs(stsb, 1000, seed=0)
+    simcse_rows = simcse_pairs(random.Random(0).sample(sentences, simcse_count))
     started = time.perf_counter()
     results = {"paper": PAPER, "size": size, "machine": machine() | {"cpu": describe_cpu(), "precision": precision},
                "pretraining": {}, "started": time.strftime("%Y-%m-%d %H:%M:%S")}
@@ -204,28 +264,49 @@ def main(argv=None) -> int:
         write_json(results_dir / "table1.json", results)
 
     bert_dir = out / "bert"
-    def nli(name: str) -> dict:
-        """(c), (d) or (e) by name."""
-        if name == "nli_random_init":
-            torch.manual_seed(0)
-            bert = BertModel(bert_config(size, len(tokenizer.vocab), max_len))
-        else:
-            bert = BertModel.from_pretrained(bert_dir)
-        lr = 2e-5 if name == "nli_paper_lr" else args.nli_lr
-        folder = out / (args.key or name)
-        return train_nli(bert, tokenizer, snli_train, snli_test, stsb, sick, lr, precision, folder, max_len)
 
-    if args.only:  # one NLI run on the BERT of an earlier run; read, add and write the results at the end
-        result = nli(args.only)
+    def run(name: str) -> dict:
+        """One row by name, on the BERT in OUT/bert or on a random one of its size and vocabulary."""
+        tok = load_tokenizer(bert_dir)
+        torch.manual_seed(0)
+        random_bert = BertModel(bert_config(size, len(tok.vocab), max_len))
+        bert = random_bert if name.endswith("random_init") else BertModel.from_pretrained(bert_dir)
+        if args.swap:  # which part of pre-training helps or hurts: one part pre-trained, the rest random
+            pretrained, random_part = BertModel.from_pretrained(bert_dir), random_bert
+            bert = random_part if args.swap == "word_embeddings" else pretrained
+            source = pretrained if args.swap == "word_embeddings" else random_part
+            bert.embeddings.word_embeddings.load_state_dict(source.embeddings.word_embeddings.state_dict())
+        folder = out / (args.key or name)
+        if name.startswith("raw"):
+            return raw_scores(bert, tok, stsb, sick, max_len, random_pairs, pooler=name == "raw")
+        if name.startswith("mnrl"):
+            return train_in_batch(bert, tok, triplets, args.mnrl_lr, args.mnrl_epochs, args.mnrl_batch_size, max_len,
+                                  precision, folder, stsb, sick, random_pairs)
+        if name.startswith("simcse"):
+            return train_in_batch(bert, tok, simcse_rows, args.simcse_lr, 1, 64, simcse_len, precision, folder,
+                                  stsb, sick, random_pairs)
+        lr = 2e-5 if name == "nli_paper_lr" else args.nli_lr
+        return train_nli(bert, tok, snli_train, snli_test, stsb, sick, lr, precision, folder, max_len, random_pairs)
+
+    if args.only:  # one row on the BERT of an earlier run; read, add and write the results at the end
+        result = run(args.only)
         results = json.loads((results_dir / "table1.json").read_text()) | {args.key or args.only: result}
         save()
         plots(results, bert_dir, results_dir)
         return 0
 
-    # (a) pre-train.
+    # (a) pre-train, on the pieces of the vocabulary that the text uses often enough to learn.
     cache = out / "cache"
     exclude = frozenset(held_out_sentences(data_dir))
     paths = corpus + [str(write_train_sentences(cache / "benchmark_train_sentences.txt", data_dir))]
+    if args.vocab_min_count:
+        pieces = len(tokenizer.vocab)
+        tokenizer = corpus_tokenizer(paths, tokenizer, args.vocab_min_count, cache, exclude)
+        results["vocabulary"] = {"min_count": args.vocab_min_count, "pieces": len(tokenizer.vocab), "of": pieces,
+                                 "tokens_with_all_pieces": int(len(tokenize_corpus(paths, load_tokenizer(
+                                     resolve_model_dir("all-MiniLM-L6-v2")), cache, exclude).ids)),
+                                 "tokens": int(len(tokenize_corpus(paths, tokenizer, cache, exclude).ids))}
+        log(f"vocabulary: {results['vocabulary']}")
     state = pretrain(paths, bert_dir, config, tokenizer=tokenizer, cache_dir=cache, exclude=exclude, log=log)
     last = state.evals[-1]
     results["pretraining"] = {
@@ -234,16 +315,14 @@ def main(argv=None) -> int:
         "wall_minutes_with_data": round((time.perf_counter() - started) / 60, 1)}
     log(f"(a) pre-trained: {results['pretraining']}")
     save()
+    if args.pretrain_only:
+        return 0
 
-    # (b) the raw BERT's sentence vectors.
-    bert = BertModel.from_pretrained(bert_dir)
-    results["raw"] = raw_scores(bert, tokenizer, stsb, sick, max_len)
-    log(f"(b) raw BERT: {results['raw']}")
-    save()
-
-    # (c) SBERT on SNLI from our BERT, (d) from a random BERT, (e) at the paper's learning rate.
-    for name in ("nli", "nli_random_init") + (("nli_paper_lr",) if args.paper_lr else ()):
-        results[name] = nli(name)
+    # (b) the raw BERT's sentence vectors, and a random one's; (g), (f) and (c)-(e), each with its control.
+    rows = [r for r in ROWS if r != "nli_paper_lr" or args.paper_lr]
+    for name in rows:
+        results[name] = run(name)
+        log(f"({name}) {results[name]}")
         save()
         plots(results, bert_dir, results_dir)
     results["wall_minutes"] = round((time.perf_counter() - started) / 60, 1)

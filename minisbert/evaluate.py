@@ -12,6 +12,7 @@ check them against scipy.stats.
 
 from __future__ import annotations
 
+import random
 from typing import Any, Iterable
 
 import numpy as np
@@ -127,6 +128,32 @@ def evaluate_sts(model: Any, pairs: Iterable[Any], batch_size: int = 32) -> dict
         "pearson": 100.0 * pearson(cosines, gold),
         "n_pairs": len(triples),
     }
+
+
+def random_sentence_pairs(pairs: Iterable[Any], n: int = 1000, seed: int = 0) -> list[tuple[str, str]]:
+    """``n`` random pairs of two different sentences, drawn (with ``random.Random(seed)``) from the distinct
+    sentences of ``pairs`` (the STS rows ``evaluate_sts`` takes): the sample that ``anisotropy`` scores."""
+    sentences = sorted({s for s1, s2, _ in map(_triple, pairs) for s in (s1, s2)})
+    if len(sentences) < 2:
+        raise ValueError(f"pairs must hold at least 2 distinct sentences, got {len(sentences)}")
+    rng = random.Random(seed)
+    return [tuple(rng.sample(sentences, 2)) for _ in range(n)]
+
+
+def anisotropy(model: Any, sentence_pairs: list[tuple[str, str]], batch_size: int = 32) -> float:
+    """The mean cosine between the vectors of unrelated sentences: how much every vector looks like every other.
+
+    Ethayarajh 2019 ("How Contextual are Contextualized Word Representations?") measures it on random
+    pairs; near 1, the vectors share one dominant direction and the differences that carry meaning are
+    small beside it. Random sentences mostly mean unrelated things, so a good encoder gives them a low
+    mean. ``sentence_pairs``: from ``random_sentence_pairs`` (1,000 pairs of STSb sentences in the
+    experiments); ``model``: anything ``evaluate_sts`` takes.
+    """
+    if not sentence_pairs:
+        raise ValueError("sentence_pairs is empty")
+    u = torch.as_tensor(model.encode([a for a, _ in sentence_pairs], batch_size=batch_size, convert_to="torch"))
+    v = torch.as_tensor(model.encode([b for _, b in sentence_pairs], batch_size=batch_size, convert_to="torch"))
+    return pairwise_cos_sim(u, v).double().mean().item()  # (n_pairs,) -> mean
 
 
 def evaluate_split(

@@ -47,7 +47,7 @@ from .bert import BertForMaskedLM, BertForPreTraining, set_dropout
 from .checks import check_int_range, check_positive_int, check_probability, is_number
 from .config import BertConfig
 from .io.checkpoint import CHECKPOINT_STATE, MAY_CHANGE, data_digest, load_checkpoint, save_checkpoint
-from .io.corpus import CorpusError, Examples, make_examples, tokenize_corpus
+from .io.corpus import CorpusError, Examples, corpus_vocabulary, make_examples, tokenize_corpus
 from .io.files import check_writable, read_json, remove_stale_staging, write_folder, write_json
 from .io.weights import resolve_model_dir
 from .masking import mask_tokens, word_starts
@@ -55,7 +55,7 @@ from .optimization import clip_grad_norm, linear_warmup_then_decay, make_optimiz
 from .speed import distributed
 from .speed.batching import progress_bar
 from .speed.hardware import choose_precision, describe_cpu
-from .tokenizer import load_tokenizer
+from .tokenizer import BertTokenizer, load_tokenizer
 
 #: Turc et al. 2019's compact BERTs: (layers, hidden size, heads); the feed-forward width is 4H.
 SIZES = {
@@ -159,6 +159,16 @@ class PretrainData:
     continuation: torch.Tensor  # (V,) bool: vocabulary entries that continue a word (##...)
     most_frequent_token: int  # the training targets' most frequent token, for the trivial baseline
     evaluated_on: str = HELD_OUT  # or TRAINING_SLICE when the held-out documents pack into too few examples
+
+
+def corpus_tokenizer(paths: list, tokenizer, min_count: int, cache_dir=None, exclude=frozenset()) -> BertTokenizer:
+    """``tokenizer`` with only the pieces that the text of ``paths`` uses ``min_count`` times or more
+    (``minisbert.io.corpus.corpus_vocabulary``, which says why); the same lower-casing and accents."""
+    full = tokenize_corpus(paths, tokenizer, cache_dir, exclude)
+    vocab = corpus_vocabulary(full, tokenizer, min_count)
+    return BertTokenizer(vocab, do_lower_case=tokenizer.do_lower_case, strip_accents=tokenizer.strip_accents,
+                         tokenize_chinese_chars=tokenizer.tokenize_chinese_chars,
+                         model_max_length=tokenizer.model_max_length)
 
 
 def prepare_data(paths: list, tokenizer, config: PretrainConfig, cache_dir=None, exclude=frozenset(),

@@ -407,7 +407,7 @@ assert contrast["after"] > contrast["before"]
 # ## 6. The full-size run
 #
 # `experiments/table1.py` does the same at a larger size: a `mini` BERT (4 layers, H = 256) pre-trained for
-# 51 minutes on 3.76 million words of books and speeches plus the benchmarks' train sentences, then SBERT on
+# 40 minutes on 3.76 million words of books and speeches plus the benchmarks' train sentences, then SBERT on
 # SNLI's 100,000 pairs with the paper's classification objective. Its committed results
 # (`experiments/results/table1/table1.json`, not computed here) show the paper's shape,
 # CLS < mean < SBERT-NLI, at lower numbers than BERT-base after 3.3 billion words:

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from minisbert.io.corpus import (CorpusError, TokenizedCorpus, held_out_sentences, make_examples, read_documents,
-                              split_sentences, tokenize_corpus, write_train_sentences)
-from minisbert.tokenizer import load_tokenizer
+from minisbert.io.corpus import (CorpusError, TokenizedCorpus, corpus_vocabulary, held_out_sentences, make_examples,
+                                 read_documents, split_sentences, tokenize_corpus, write_train_sentences)
+from minisbert.tokenizer import BertTokenizer, load_tokenizer
 
 SPECIAL = {"cls": 101, "sep": 102, "pad": 0}
 
@@ -121,3 +121,26 @@ def test_a_file_that_is_not_there(tmp_path):
         read_documents([tmp_path / "missing.txt"])
     with pytest.raises(CorpusError, match="no files given"):
         read_documents([])
+
+
+@pytest.mark.fast
+def test_the_corpus_vocabulary_keeps_the_pieces_the_text_uses_often_and_every_character(tmp_path):
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "cats", "dog", "rare", "never",
+             "c", "a", "t", "s", "d", "o", "g", "r", "e", "n", "v", "##a", "##t", "##s", "##o", "##g", "##e", "##r",
+             "##n", "##v", "##at"]
+    tokenizer = BertTokenizer({piece: i for i, piece in enumerate(vocab)})
+    text = tmp_path / "corpus.txt"
+    text.write_text("the cats the cats the cats. the dog the dog the dog.\n\nthe rare cat.\n")
+    corpus = tokenize_corpus([text], tokenizer)
+    kept = corpus_vocabulary(corpus, tokenizer, min_count=3)
+    # the: 7 times, cats: 3, dog: 3 stay; cat, rare (once each), never and ##at (never) go. Every character of
+    # the pieces in use (t h e c a s d o g r .) stays in both forms where the vocabulary has it; v and n were
+    # only in "never", which the text does not use.
+    assert list(kept) == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cats", "dog",
+                          "c", "a", "t", "s", "d", "o", "g", "r", "e", "##a", "##t", "##s", "##o", "##g", "##e", "##r"]
+    assert list(kept.values()) == list(range(len(kept)))
+    small = BertTokenizer(kept)
+    # A word whose piece was dropped falls back to the characters it is made of: no [UNK].
+    assert small.tokenize("the cat rare") == ["the", "c", "##a", "##t", "r", "##a", "##r", "##e"]
+    with pytest.raises(ValueError, match="min_count"):
+        corpus_vocabulary(corpus, tokenizer, min_count=0)

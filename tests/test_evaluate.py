@@ -12,7 +12,8 @@ import scipy.stats
 import torch
 
 from minisbert.io.data import SickPair, StsPair, load_sick
-from minisbert.evaluate import evaluate_split, evaluate_sts, pearson, rank, spearman
+from minisbert.evaluate import (anisotropy, evaluate_split, evaluate_sts, pearson, random_sentence_pairs, rank,
+                                spearman)
 
 pytestmark = pytest.mark.fast  # the whole module is in the fast lane (tests/conftest.py)
 
@@ -177,3 +178,24 @@ def test_evaluate_split_on_sick_dev(data_dir):
 def test_evaluate_split_unknown_dataset(data_dir):
     with pytest.raises(ValueError, match="'stsb', 'sick'"):
         evaluate_split(HashModel(), "mrpc", "dev", data_dir=data_dir)
+
+
+@pytest.mark.fast
+def test_anisotropy_is_the_mean_cosine_of_the_pairs():
+    model = FakeModel({"a": [1.0, 0.0], "b": [0.0, 2.0], "c": [3.0, 3.0]})
+    # cos(a, b) = 0, cos(a, c) = 1/sqrt(2), cos(b, c) = 1/sqrt(2)
+    assert anisotropy(model, [("a", "b"), ("a", "c"), ("b", "c")]) == pytest.approx(2 / math.sqrt(2) / 3, abs=1e-6)
+    assert anisotropy(model, [("c", "c")]) == pytest.approx(1.0, abs=1e-6)
+    with pytest.raises(ValueError, match="sentence_pairs is empty"):
+        anisotropy(model, [])
+
+
+@pytest.mark.fast
+def test_random_sentence_pairs_are_two_different_sentences_of_the_rows_and_repeatable():
+    rows = [("s1", "s2", 1.0), ("s3", "s1", 2.0), ("s4", "s5", 0.0)]
+    pairs = random_sentence_pairs(rows, 200, seed=3)
+    assert len(pairs) == 200 and all(a != b for a, b in pairs)
+    assert {s for pair in pairs for s in pair} == {"s1", "s2", "s3", "s4", "s5"}
+    assert pairs == random_sentence_pairs(rows, 200, seed=3) and pairs != random_sentence_pairs(rows, 200, seed=4)
+    with pytest.raises(ValueError, match="at least 2 distinct sentences"):
+        random_sentence_pairs([("same", "same", 5.0)])

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from minisbert import BertForMaskedLM, BertForPreTraining
+from minisbert import BertForMaskedLM, BertForPreTraining, BertModel
 from minisbert.io.corpus import CorpusError
 from minisbert.pretraining import PretrainConfig, bert_config, pretrain
 from minisbert.tokenizer import load_tokenizer
@@ -181,12 +181,30 @@ def test_command_line_pretrain_then_fill_mask(tmp_path, small_corpus, model_dir)
     assert done.returncode == 2 and "has no [MASK] token to fill" in done.stderr and done.stderr.count("\n") == 1
 
 
+def test_command_line_pretrain_on_the_pieces_the_corpus_uses(tmp_path, small_corpus, model_dir):
+    out = tmp_path / "bert"
+    cmd = [sys.executable, "-m", "minisbert", "pretrain", "--config", "L2-H64-A2", "--corpus", str(small_corpus),
+           "--max-steps", "2", "--out", str(out), "--max-len", "32", "--batch-size", "8", "--precision", "fp32",
+           "--cache", str(tmp_path / "cache"), "--no-progress", "--vocab", str(model_dir), "--vocab-min-count", "3"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    full, small = load_tokenizer(model_dir), load_tokenizer(out)
+    assert "of 30,522 pieces that the text uses 3 times or more" in done.stdout
+    assert 100 < len(small.vocab) < 30522
+    assert BertModel.from_pretrained(out).embeddings.word_embeddings.weight.shape[0] == len(small.vocab)
+    # Every piece kept was in the full vocabulary, and the text still tokenizes with no more [UNK] than before.
+    assert set(small.vocab) <= set(full.vocab)
+    text = small_corpus.read_text()[:20000]
+    assert small.tokenize(text).count("[UNK]") == full.tokenize(text).count("[UNK]")
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--minutes", "0"], "minutes must be a number > 0"),
     (["--minutes", "-3"], "minutes must be a number > 0"),
     (["--max-steps", "2", "--config", "giant"], "unknown size 'giant'"),
     (["--max-steps", "2", "--max-len", "600"], "max_len must be an int from 8 to 512"),
     (["--max-steps", "2", "--dropout", "1"], "dropout must be a number in [0, 1), got 1.0"),
+    (["--max-steps", "2", "--vocab-min-count", "0"], "--vocab-min-count must be a positive int, got 0"),
 ])
 def test_command_line_bad_settings_exit_2(tmp_path, small_corpus, argv, message):
     done = subprocess.run([sys.executable, "-m", "minisbert", "pretrain", "--corpus", str(small_corpus),

@@ -19,19 +19,28 @@ def test_the_table1_pipeline_runs_and_reports_every_row(tmp_path, data_dir, mode
     assert results["pretraining"]["steps"] == 30
     held = results["pretraining"]["held_out"]
     assert 0 <= held["most_frequent_accuracy"] <= 1 and held["perplexity"] > 1
+    vocabulary = results["vocabulary"]  # the pieces the text uses 20 times or more, of all-MiniLM-L6-v2's 30,522
+    assert vocabulary["of"] == 30522 and 100 < vocabulary["pieces"] < 30522
+    assert vocabulary["tokens"] >= vocabulary["tokens_with_all_pieces"]  # fewer pieces: words split finer
     for mode in ("cls", "pooler", "mean"):
         assert -100 <= results["raw"][mode]["stsb_test"] <= 100 and -100 <= results["raw"][mode]["sickr_test"] <= 100
-    for run in ("nli", "nli_random_init", "nli_paper_lr"):
+        assert -1 <= results["raw"][mode]["anisotropy"] <= 1
+    assert set(results["raw_random_init"]) == {"cls", "mean"}  # a random BERT's pooler was never trained
+    for run in ("nli", "nli_random_init"):
         assert results[run]["steps"] == 25  # 400 pairs, batch 16
         assert 0 <= results[run]["snli_test_accuracy"] <= 100
+    assert "nli_paper_lr" not in results  # only with --paper-lr
+    for run in ("mnrl", "mnrl_random_init", "simcse", "simcse_random_init"):
+        assert results[run]["rows"] == 160 and results[run]["batch_size"] == 64 and results[run]["steps"] >= 2
+        assert -1 <= results[run]["anisotropy"] <= 1 and -100 <= results[run]["stsb_test"] <= 100
     assert {p.name for p in (tmp_path / "results").iterdir()} >= {"pretrain_loss.png", "mlm_accuracy.png",
                                                                    "stsb_before_after.png"}
     # One more SBERT run on the same BERT at another rate, stored under its own name beside the others.
-    done = subprocess.run([sys.executable, "experiments/table1.py", "--quick", "--out", str(tmp_path), "--only", "nli",
-                           "--nli-lr", "1e-3", "--key", "nli_lr_1e-3"], cwd=REPO, env=env, capture_output=True,
+    done = subprocess.run([sys.executable, "experiments/table1.py", "--quick", "--out", str(tmp_path), "--only", "mnrl",
+                           "--mnrl-lr", "1e-3", "--key", "mnrl_lr_1e-3"], cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     again = json.loads((tmp_path / "results" / "table1.json").read_text())
-    assert again["nli_lr_1e-3"]["lr"] == 1e-3 and again["nli_lr_1e-3"]["steps"] == 25
+    assert again["mnrl_lr_1e-3"]["lr"] == 1e-3 and again["mnrl_lr_1e-3"]["rows"] == 160
     assert {k: again[k] for k in results} == results  # the earlier rows are kept as they were
-    assert (tmp_path / "nli_lr_1e-3").is_dir()
+    assert (tmp_path / "mnrl_lr_1e-3").is_dir()

@@ -7,11 +7,14 @@ import csv
 import io
 import json
 
+from .exercises import EXERCISES
 from .integrity import Policy
 from .results import Result
 
+NAME_WIDTH = max(map(len, EXERCISES))  # the status column lines up under the longest exercise name
 
-def format_result(result: Result, exercise_width: int = 22) -> str:
+
+def format_result(result: Result, exercise_width: int = NAME_WIDTH) -> str:
     """One exercise as the command prints it: a status line, then its details and notes indented."""
     label = "PASS" if result.passed else result.status.upper()
     lines = [f"{result.name:<{exercise_width}} {label:<7} {result.summary}"]

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..checks import check_int_range
+from ..checks import check_int_range, check_positive_int
 from .data import load_sick, load_snli, load_stsb
 from .files import atomic_write, write_json, write_text
 
@@ -327,3 +327,31 @@ def write_train_sentences(path: str | Path, data_dir=None, sentences_per_documen
     text = "\n\n".join("\n".join(document) for document in documents) + "\n"
     write_text(path, text)
     return Path(path)
+
+
+def corpus_vocabulary(corpus: TokenizedCorpus, tokenizer, min_count: int = 20) -> dict[str, int]:
+    """The pieces of ``tokenizer``'s vocabulary that ``corpus`` (tokenized with it) uses at least ``min_count`` times.
+
+    Why: the MLM decoder is the word-embedding matrix itself (tied), and every step's softmax pushes the
+    vector of every token that is *not* the answer. A piece the corpus never shows is only ever pushed, so
+    all such pieces drift together into one crowded corner (Gao et al. 2019, "Representation Degeneration
+    Problem in Training Natural Language Generation Models"); a fine-tuning run that meets them later
+    starts from worse than random vectors. all-MiniLM-L6-v2's 30,522 pieces were chosen for Wikipedia,
+    and a corpus of a few million words uses a fraction of them often enough to learn.
+
+    Kept, in the original order: the special tokens, every piece used ``min_count`` times or more, and the
+    single characters (word-initial and ``##``) of every character the corpus' pieces contain, so that
+    any word of the corpus still splits into known pieces: greedy longest-match WordPiece then falls back
+    to shorter pieces where a long one was dropped. The ids are renumbered from 0, special tokens first.
+    """
+    check_positive_int(min_count, "min_count")
+    counts = np.bincount(corpus.ids, minlength=len(tokenizer.vocab))
+    ordered = sorted(tokenizer.vocab, key=tokenizer.vocab.get)
+    prefix = tokenizer.CONTINUATION_PREFIX
+    characters = {c for piece, n in zip(ordered, counts) if n and piece not in tokenizer.special_tokens
+                  for c in piece.removeprefix(prefix)}
+    singles = {c for c in characters} | {prefix + c for c in characters}
+    special = [t for t in ordered if t in tokenizer.special_tokens]
+    kept = special + [piece for piece, n in zip(ordered, counts)
+                      if piece not in tokenizer.special_tokens and (n >= min_count or piece in singles)]
+    return {piece: i for i, piece in enumerate(kept)}
