@@ -108,7 +108,6 @@ def train_nli(bert: BertModel, tokenizer, train_pairs, test_pairs, stsb, sick, l
               "loss_last_100": float(np.mean(state.losses[-100:])), **sts_scores(model, stsb, sick),
               "snli_test_accuracy": round(objective.accuracy(test_pairs), 2),  # percent
               "anisotropy": round(anisotropy(model, random_pairs), 3)}
-    log(f"  NLI lr {lr}: {result}")
     return result
 
 
@@ -127,7 +126,6 @@ def train_in_batch(bert: BertModel, tokenizer, examples, lr: float, epochs: int,
               "seconds": round(seconds, 1), "loss_first_20": round(float(np.mean(state.losses[:20])), 4),
               "loss_last_20": round(float(np.mean(state.losses[-20:])), 4), **sts_scores(model, stsb, sick),
               "anisotropy": round(anisotropy(model, random_pairs), 3)}
-    log(f"  in-batch negatives: {result}")
     return result
 
 
@@ -270,23 +268,26 @@ def main(argv=None) -> int:
         tok = load_tokenizer(bert_dir)
         torch.manual_seed(0)
         random_bert = BertModel(bert_config(size, len(tok.vocab), max_len))
-        bert = random_bert if name.endswith("random_init") else BertModel.from_pretrained(bert_dir)
-        if args.swap:  # which part of pre-training helps or hurts: one part pre-trained, the rest random
-            pretrained, random_part = BertModel.from_pretrained(bert_dir), random_bert
-            bert = random_part if args.swap == "word_embeddings" else pretrained
-            source = pretrained if args.swap == "word_embeddings" else random_part
-            bert.embeddings.word_embeddings.load_state_dict(source.embeddings.word_embeddings.state_dict())
+        ours = BertModel.from_pretrained(bert_dir) if args.swap or not name.endswith("random_init") else None
+        bert = random_bert if ours is None else ours
+        if args.swap:  # which part of pre-training helps or hurts: one part ours, the rest random
+            bert, donor = (random_bert, ours) if args.swap == "word_embeddings" else (ours, random_bert)
+            bert.embeddings.word_embeddings.load_state_dict(donor.embeddings.word_embeddings.state_dict())
         folder = out / (args.key or name)
         if name.startswith("raw"):
-            return raw_scores(bert, tok, stsb, sick, max_len, random_pairs, pooler=name == "raw")
-        if name.startswith("mnrl"):
-            return train_in_batch(bert, tok, triplets, args.mnrl_lr, args.mnrl_epochs, args.mnrl_batch_size, max_len,
-                                  precision, folder, stsb, sick, random_pairs)
-        if name.startswith("simcse"):
-            return train_in_batch(bert, tok, simcse_rows, args.simcse_lr, 1, 64, simcse_len, precision, folder,
-                                  stsb, sick, random_pairs)
-        lr = 2e-5 if name == "nli_paper_lr" else args.nli_lr
-        return train_nli(bert, tok, snli_train, snli_test, stsb, sick, lr, precision, folder, max_len, random_pairs)
+            result = raw_scores(bert, tok, stsb, sick, max_len, random_pairs, pooler=name == "raw")
+        elif name.startswith("mnrl"):
+            result = train_in_batch(bert, tok, triplets, args.mnrl_lr, args.mnrl_epochs, args.mnrl_batch_size,
+                                    max_len, precision, folder, stsb, sick, random_pairs)
+        elif name.startswith("simcse"):
+            result = train_in_batch(bert, tok, simcse_rows, args.simcse_lr, 1, 64, simcse_len, precision, folder,
+                                    stsb, sick, random_pairs)
+        else:
+            lr = 2e-5 if name == "nli_paper_lr" else args.nli_lr
+            result = train_nli(bert, tok, snli_train, snli_test, stsb, sick, lr, precision, folder, max_len,
+                               random_pairs)
+        log(f"({args.key or name}) {result}")
+        return result
 
     if args.only:  # one row on the BERT of an earlier run; read, add and write the results at the end
         result = run(args.only)
@@ -300,11 +301,11 @@ def main(argv=None) -> int:
     exclude = frozenset(held_out_sentences(data_dir))
     paths = corpus + [str(write_train_sentences(cache / "benchmark_train_sentences.txt", data_dir))]
     if args.vocab_min_count:
-        pieces = len(tokenizer.vocab)
-        tokenizer = corpus_tokenizer(paths, tokenizer, args.vocab_min_count, cache, exclude)
-        results["vocabulary"] = {"min_count": args.vocab_min_count, "pieces": len(tokenizer.vocab), "of": pieces,
-                                 "tokens_with_all_pieces": int(len(tokenize_corpus(paths, load_tokenizer(
-                                     resolve_model_dir("all-MiniLM-L6-v2")), cache, exclude).ids)),
+        full = tokenizer
+        tokenizer = corpus_tokenizer(paths, full, args.vocab_min_count, cache, exclude)
+        results["vocabulary"] = {"min_count": args.vocab_min_count, "pieces": len(tokenizer.vocab),
+                                 "of": len(full.vocab),
+                                 "tokens_with_all_pieces": int(len(tokenize_corpus(paths, full, cache, exclude).ids)),
                                  "tokens": int(len(tokenize_corpus(paths, tokenizer, cache, exclude).ids))}
         log(f"vocabulary: {results['vocabulary']}")
     state = pretrain(paths, bert_dir, config, tokenizer=tokenizer, cache_dir=cache, exclude=exclude, log=log)
@@ -322,7 +323,6 @@ def main(argv=None) -> int:
     rows = [r for r in ROWS if r != "nli_paper_lr" or args.paper_lr]
     for name in rows:
         results[name] = run(name)
-        log(f"({name}) {results[name]}")
         save()
         plots(results, bert_dir, results_dir)
     results["wall_minutes"] = round((time.perf_counter() - started) / 60, 1)

@@ -350,7 +350,7 @@ def corpus_vocabulary(corpus: TokenizedCorpus, tokenizer, min_count: int = 20) -
     prefix = tokenizer.CONTINUATION_PREFIX
     characters = {c for piece, n in zip(ordered, counts) if n and piece not in tokenizer.special_tokens
                   for c in piece.removeprefix(prefix)}
-    singles = {c for c in characters} | {prefix + c for c in characters}
+    singles = characters | {prefix + c for c in characters}
     special = [t for t in ordered if t in tokenizer.special_tokens]
     kept = special + [piece for piece, n in zip(ordered, counts)
                       if piece not in tokenizer.special_tokens and (n >= min_count or piece in singles)]
