@@ -16,9 +16,14 @@ to reproduce: CLS < mean pooling < SBERT trained on NLI, from a BERT nobody has 
         10% warm-up, mean pooling), then (b) again and SNLI test accuracy of the head
     (d) each of (g), (f), (c) from a randomly initialised BERT of the same size: what pre-training contributes
     (e) with --paper-lr: (c) at the paper's learning rate 2e-5, for comparison with the one chosen here
+    (h) a second BERT, pre-trained as (a) but with the next-segment task on mean-pooled vectors in place of
+        NSP (PretrainConfig.contrastive), and its word vectors left at their random initialisation (frozen, so
+        the MLM decoder is untied from them), then (b), (g),
+        (f) and (c) from it: rows named *_next_segment, whose random-init controls are (d)'s (the same size,
+        vocabulary and seed)
     Every model's anisotropy: the mean cosine of 1,000 random pairs of STSb test sentences.
 
-    python experiments/table1.py                                    # the whole pipeline, about two hours
+    python experiments/table1.py                                    # the whole pipeline, about 2.5 hours
     python experiments/table1.py --quick --out runs/table1-quick    # the same code in a minute (the tests)
 
 Results: experiments/results/table1/table1.json and three plots beside it (with --quick: under --out).
@@ -27,6 +32,7 @@ Results: experiments/results/table1/table1.json and three plots beside it (with 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import glob
 import json
 import random
@@ -134,6 +140,8 @@ def plots(results: dict, bert_dir: Path, folder: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    if not (bert_dir / PRETRAIN_LOG).is_file():  # only the next-segment BERT was pre-trained
+        bert_dir = bert_dir.with_name(BERTS["next_segment"])
     pre = json.loads((bert_dir / PRETRAIN_LOG).read_text())
     losses = np.array(pre["losses"])
     window = max(1, len(losses) // 100)
@@ -143,7 +151,8 @@ def plots(results: dict, bert_dir: Path, folder: Path) -> None:
     ax.plot(np.arange(len(smooth)) + window, smooth, lw=1.5, label=f"mean of {window} steps")
     ax.plot([e["step"] for e in pre["evals"]], [e["mlm_loss"] for e in pre["evals"]],
             "o-", ms=3, label="held-out MLM loss")
-    ax.set(xlabel="step", ylabel="loss", title="Pre-training loss (training: MLM + NSP; held out: MLM)")
+    task = "next segment" if pre["settings"].get("contrastive") else "NSP"
+    ax.set(xlabel="step", ylabel="loss", title=f"Pre-training loss (training: MLM + {task}; held out: MLM)")
     ax.legend()
     fig.tight_layout()
     fig.savefig(folder / "pretrain_loss.png", dpi=120)
@@ -163,7 +172,8 @@ def plots(results: dict, bert_dir: Path, folder: Path) -> None:
         ("mean", "avg. BERT", PAPER["Avg. BERT embeddings"])) if key in raw]
     for key, label, paper in (("nli_random_init", "random init\n+ NLI", None), ("nli", "SBERT-NLI", PAPER["SBERT-NLI-base"]),
                               ("simcse_random_init", "random init\n+ SimCSE", None), ("simcse", "SimCSE", None),
-                              ("mnrl_random_init", "random init\n+ MNRL", None), ("mnrl", "SBERT-MNRL", None)):
+                              ("mnrl_random_init", "random init\n+ MNRL", None), ("mnrl", "SBERT-MNRL", None),
+                              ("mnrl_next_segment", "SBERT-MNRL\nnext-segment\nBERT", None)):
         if key in results:
             rows.append((label, results[key]["stsb_test"], paper))
     fig, ax = plt.subplots(figsize=(10, 4))
@@ -182,6 +192,10 @@ def plots(results: dict, bert_dir: Path, folder: Path) -> None:
 
 ROWS = ("raw", "raw_random_init", "mnrl", "mnrl_random_init", "simcse", "simcse_random_init", "nli", "nli_random_init",
         "nli_paper_lr")
+# (h): the rows from the BERT pre-trained with the next-segment task; their controls are the rows above.
+NEXT_SEGMENT = "_next_segment"
+NEXT_SEGMENT_ROWS = tuple(r + NEXT_SEGMENT for r in ("raw", "mnrl", "simcse", "nli"))
+BERTS = {"nsp": "bert", "next_segment": "bert" + NEXT_SEGMENT}  # the pre-trainings and their folders in OUT
 
 
 def main(argv=None) -> int:
@@ -195,6 +209,8 @@ def main(argv=None) -> int:
                         "(default 20; 0: all 30,522; see docs/pretraining.md)")
     p.add_argument("--dropout", type=float, default=0.0,
                    help="dropout while pre-training (default 0: two passes over the corpus, see docs/pretraining.md)")
+    p.add_argument("--bert", choices=["both", *BERTS], default="both",
+                   help="which BERT to pre-train and run the rows of: nsp (a), next_segment (h), or both (default)")
     p.add_argument("--nli-lr", type=float, default=3e-4, help="SBERT learning rate (default 3e-4, see docs/pretraining.md)")
     p.add_argument("--paper-lr", action=argparse.BooleanOptionalAction, default=False,
                    help="also train SBERT at the paper's 2e-5 (step e; off by default)")
@@ -209,8 +225,9 @@ def main(argv=None) -> int:
                                                    "with --quick: OUT/results)")
     p.add_argument("--quick", action="store_true", help="a tiny model, a few steps and small slices: tests the code")
     p.add_argument("--pretrain-only", action="store_true", help="stop after (a), the pre-training")
-    p.add_argument("--only", choices=ROWS, default=None,
-                   help="run this row alone on the BERT in OUT/bert, adding it to an earlier run's results")
+    p.add_argument("--only", choices=ROWS + NEXT_SEGMENT_ROWS, default=None,
+                   help="run this row alone on the BERT in OUT/bert (OUT/bert_next_segment for *_next_segment rows), "
+                        "adding it to an earlier run's results")
     p.add_argument("--key", default=None,
                    help="with --only: store the result and the model under this name (default: the row's name), "
                         "e.g. mnrl_lr_1e-4 for a run at another --mnrl-lr")
@@ -261,21 +278,24 @@ def main(argv=None) -> int:
     def save():
         write_json(results_dir / "table1.json", results)
 
-    bert_dir = out / "bert"
+    bert_dir = out / BERTS["nsp"]
 
     def run(name: str) -> dict:
-        """One row by name, on the BERT in OUT/bert or on a random one of its size and vocabulary."""
-        tok = load_tokenizer(bert_dir)
+        """One row by name, on the BERT in OUT/bert (or OUT/bert_next_segment) or on a random one of its size
+        and vocabulary."""
+        source = out / (BERTS["next_segment"] if name.endswith(NEXT_SEGMENT) else BERTS["nsp"])
+        name = name.removesuffix(NEXT_SEGMENT)
+        tok = load_tokenizer(source)
         torch.manual_seed(0)
         random_bert = BertModel(bert_config(size, len(tok.vocab), max_len))
-        ours = BertModel.from_pretrained(bert_dir) if args.swap or not name.endswith("random_init") else None
+        ours = BertModel.from_pretrained(source) if args.swap or not name.endswith("random_init") else None
         bert = random_bert if ours is None else ours
         if args.swap:  # which part of pre-training helps or hurts: one part ours, the rest random
             bert, donor = (random_bert, ours) if args.swap == "word_embeddings" else (ours, random_bert)
             bert.embeddings.word_embeddings.load_state_dict(donor.embeddings.word_embeddings.state_dict())
         folder = out / (args.key or name)
         if name.startswith("raw"):
-            result = raw_scores(bert, tok, stsb, sick, max_len, random_pairs, pooler=name == "raw")
+            result = raw_scores(bert, tok, stsb, sick, max_len, random_pairs, pooler=name == "raw" and source == bert_dir)
         elif name.startswith("mnrl"):
             result = train_in_batch(bert, tok, triplets, args.mnrl_lr, args.mnrl_epochs, args.mnrl_batch_size,
                                     max_len, precision, folder, stsb, sick, random_pairs)
@@ -286,11 +306,11 @@ def main(argv=None) -> int:
             lr = 2e-5 if name == "nli_paper_lr" else args.nli_lr
             result = train_nli(bert, tok, snli_train, snli_test, stsb, sick, lr, precision, folder, max_len,
                                random_pairs)
-        log(f"({args.key or name}) {result}")
         return result
 
     if args.only:  # one row on the BERT of an earlier run; read, add and write the results at the end
         result = run(args.only)
+        log(f"({args.key or args.only}) {result}")
         results = json.loads((results_dir / "table1.json").read_text()) | {args.key or args.only: result}
         save()
         plots(results, bert_dir, results_dir)
@@ -308,21 +328,34 @@ def main(argv=None) -> int:
                                  "tokens_with_all_pieces": int(len(tokenize_corpus(paths, full, cache, exclude).ids)),
                                  "tokens": int(len(tokenize_corpus(paths, tokenizer, cache, exclude).ids))}
         log(f"vocabulary: {results['vocabulary']}")
-    state = pretrain(paths, bert_dir, config, tokenizer=tokenizer, cache_dir=cache, exclude=exclude, log=log)
-    last = state.evals[-1]
-    results["pretraining"] = {
-        "config": size, "steps": state.step, "tokens": state.tokens, "minutes": round(state.seconds / 60, 1),
-        "tokens_per_second": round(state.tokens / state.seconds), "held_out": last,
-        "wall_minutes_with_data": round((time.perf_counter() - started) / 60, 1)}
-    log(f"(a) pre-trained: {results['pretraining']}")
-    save()
+    berts = list(BERTS) if args.bert == "both" else [args.bert]
+    for bert in berts:
+        # (h) differs from (a) in its sentence task and its word vectors alone (random, frozen, and so untied
+        # from the decoder): the same text, vocabulary, size, budget and seed.
+        settings = config if bert == "nsp" else dataclasses.replace(
+            config, nsp=False, contrastive=True, tie_word_embeddings=False, freeze_word_embeddings=True)
+        key = "pretraining" + ("" if bert == "nsp" else NEXT_SEGMENT)
+        begun = time.perf_counter()
+        state = pretrain(paths, out / BERTS[bert], settings, tokenizer=tokenizer, cache_dir=cache, exclude=exclude,
+                         log=log)
+        results[key] = {
+            "config": size, "objective": "MLM + NSP" if bert == "nsp" else "MLM + next segment, word vectors frozen",
+            "steps": state.step,
+            "tokens": state.tokens, "minutes": round(state.seconds / 60, 1),
+            "tokens_per_second": round(state.tokens / state.seconds), "held_out": state.evals[-1],
+            "wall_minutes_with_data": round((time.perf_counter() - (started if bert == berts[0] else begun)) / 60, 1)}
+        log(f"({'a' if bert == 'nsp' else 'h'}) pre-trained: {results[key]}")
+        save()
     if args.pretrain_only:
         return 0
 
-    # (b) the raw BERT's sentence vectors, and a random one's; (g), (f) and (c)-(e), each with its control.
-    rows = [r for r in ROWS if r != "nli_paper_lr" or args.paper_lr]
+    # (b) the raw BERT's sentence vectors, and a random one's; (g), (f) and (c)-(e), each with its control;
+    # then (h), the same rows from the second BERT.
+    rows = [r for r in ROWS if r != "nli_paper_lr" or args.paper_lr] if "nsp" in berts else []
+    rows += list(NEXT_SEGMENT_ROWS) if "next_segment" in berts else []
     for name in rows:
         results[name] = run(name)
+        log(f"({name}) {results[name]}")
         save()
         plots(results, bert_dir, results_dir)
     results["wall_minutes"] = round((time.perf_counter() - started) / 60, 1)

@@ -37,7 +37,8 @@ from torch import nn
 
 from .checks import check_probability
 from .config import BertConfig
-from .io.weights import check_config_matches_header, check_safetensors_header, load_model_weights, resolve_model_dir, save_model_weights
+from .io.weights import (check_config_matches_header, check_safetensors_header, load_model_weights, resolve_model_dir,
+                         save_model_weights, save_tensors)
 
 
 def gelu(x: torch.Tensor) -> torch.Tensor:
@@ -374,7 +375,9 @@ class BertModel(nn.Module):
 # The names are transformers' checkpoint keys. The MLM decoder has no weight of its own: it is the word
 # embedding matrix E (V, H), "tied" (Press & Wolf 2017), so a token's input and output vectors are one and
 # the same; only its bias ``cls.predictions.bias`` (V,) is stored. That is why neither class holds a
-# ``decoder`` module: ``state_dict()`` then has exactly the keys transformers saves.
+# ``decoder`` module: ``state_dict()`` then has exactly the keys transformers saves. With
+# ``config.tie_word_embeddings=False`` (transformers' option of that name) the decoder is a matrix of its
+# own, ``cls.predictions.decoder.weight`` (V, H), and the word embeddings are shaped by the input side alone.
 
 
 class BertPredictionHeadTransform(nn.Module):
@@ -390,7 +393,8 @@ class BertPredictionHeadTransform(nn.Module):
 
 
 class BertLMPredictionHead(nn.Module):
-    """Scores over the vocabulary for each token vector: LN(gelu(dense(h))) @ Eᵀ + b."""
+    """Scores over the vocabulary for each token vector: LN(gelu(dense(h))) @ Eᵀ + b (E: the word embeddings,
+    or the decoder's own matrix when the config unties them)."""
 
     def __init__(self, config: BertConfig, word_embeddings: nn.Embedding):
         super().__init__()
@@ -398,9 +402,12 @@ class BertLMPredictionHead(nn.Module):
         self.bias = nn.Parameter(torch.zeros(config.vocab_size))
         # A plain attribute, not a submodule: the tied matrix belongs to (and is saved with) the embeddings.
         object.__setattr__(self, "word_embeddings", word_embeddings)
+        if not config.tie_word_embeddings:
+            self.decoder = nn.Linear(config.hidden_size, config.vocab_size, bias=False)  # cls.predictions.decoder
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        return self.transform(h) @ self.word_embeddings.weight.T + self.bias  # (..., H) @ (H, V) -> (..., V)
+        weight = self.decoder.weight if hasattr(self, "decoder") else self.word_embeddings.weight  # (V, H)
+        return self.transform(h) @ weight.T + self.bias  # (..., H) @ (H, V) -> (..., V)
 
 
 class BertPreTrainingHeads(nn.Module):
@@ -506,8 +513,15 @@ class BertForPreTraining(nn.Module):
             key = key[: -len("gamma")] + "weight"
         elif key.endswith("LayerNorm.beta"):
             key = key[: -len("beta")] + "bias"
-        skipped = ("bert.embeddings.position_ids",  # a legacy buffer, always arange(max_positions)
-                   "cls.predictions.decoder.weight", "cls.predictions.decoder.bias")  # tied, see above
+        skipped = ("bert.embeddings.position_ids",)  # a legacy buffer, always arange(max_positions)
+        if self.config.tie_word_embeddings:
+            skipped += ("cls.predictions.decoder.weight",  # the word embeddings, see above
+                        "cls.predictions.decoder.bias")  # the same tensor as cls.predictions.bias
+        elif key == "cls.predictions.decoder.bias":
+            # Untied, transformers adds the decoder's own bias and leaves cls.predictions.bias unused.
+            return "cls.predictions.bias"
+        elif key == "cls.predictions.bias":
+            return None
         if key in skipped or (not self.has_nsp and key.startswith(("bert.pooler.", "cls.seq_relationship."))):
             return None
         return key
@@ -518,7 +532,10 @@ class BertForPreTraining(nn.Module):
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         self.config.to_json(folder / "config.json", architectures=[type(self).__name__])
-        save_model_weights(self, folder / "model.safetensors")
+        tensors = self.state_dict()
+        if not self.config.tie_word_embeddings:  # the bias under both of transformers' names (see checkpoint_key)
+            tensors["cls.predictions.decoder.bias"] = tensors["cls.predictions.bias"].clone()
+        save_tensors(tensors, folder / "model.safetensors")
 
 
 class BertForMaskedLM(BertForPreTraining):

@@ -33,6 +33,7 @@ class BertConfig:
     layer_norm_eps: float = 1e-12  # TF's BERT value; PyTorch's default 1e-5 drifts by ~1e-3
     pad_token_id: int = 0  # id of [PAD]; its embedding row is used like any other
     initializer_range: float = 0.02  # std of the normal init for weights not loaded from a file
+    tie_word_embeddings: bool = True  # the MLM decoder is the word-embedding matrix; False: a matrix of its own
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
@@ -56,6 +57,8 @@ class BertConfig:
                 value > above if above is not None else value >= 0)
             if not ok:
                 raise ValueError(f"BertConfig.{name} must be {what}, got {value!r}")
+        if not isinstance(self.tie_word_embeddings, bool):
+            raise ValueError(f"BertConfig.tie_word_embeddings must be true or false, got {self.tie_word_embeddings!r}")
         pad = self.pad_token_id
         if pad is not None and not (is_int(pad) and 0 <= pad < self.vocab_size):
             raise ValueError(f"BertConfig.pad_token_id must be an id in [0, vocab_size={self.vocab_size}), "

@@ -9,7 +9,7 @@ atomic checkpoints and exact resume) around a different step:
     for each step:
         batch = the next batch_size examples of this epoch's shuffled order
         inputs, labels = mask_tokens(batch)                   15% selected, 80/10/10   (minisbert.masking)
-        loss = MLM cross-entropy at the selected tokens (+ NSP cross-entropy)
+        loss = MLM cross-entropy at the selected tokens (+ NSP cross-entropy, or + the next-segment loss)
         backward, clip to 1.0, AdamW step, schedule step
         every eval_every steps: held-out masked-token accuracy and perplexity, written to pretrain_log.json
 
@@ -20,6 +20,15 @@ checkpoint draws exactly what an uninterrupted run draws, so it ends with the sa
 The vocabulary projection, a (rows, H) @ (H, 30,522) product, is the largest in the model; it runs only at
 the ~15% of positions that are scored (``decode="labelled"``), which changes neither the loss nor any
 gradient.
+
+``contrastive=True`` swaps next-sentence prediction for a sentence-vector task: segments A and B (B
+always the text that follows A) are encoded apart, as ``[CLS] A [SEP]`` and ``[CLS] B [SEP]`` in one
+batch of 2 × batch_size rows, and each A's mean-pooled vector must pick its own B among the batch's,
+with in-batch negatives (``MultipleNegativesRankingObjective``'s loss, both directions, scale 20). It is
+Quick-Thoughts' task (Logeswaran & Lee 2018) on the vectors SBERT pools, trained beside the masked LM
+from the same forward pass: the masks are the noise of its two views. ``tie_word_embeddings=False``
+gives the MLM decoder a matrix of its own, and ``freeze_word_embeddings=True`` then leaves the word
+vectors at their random start. What each does for SBERT trained on the result: docs/pretraining.md.
 
 Where the CPU has bf16 instructions the forward and backward run under ``torch.autocast`` in bfloat16
 (matrix products in bf16, LayerNorm, softmax and the loss in fp32; the weights and Adam stay fp32).
@@ -51,6 +60,8 @@ from .io.corpus import CorpusError, Examples, corpus_vocabulary, make_examples, 
 from .io.files import check_writable, read_json, remove_stale_staging, write_folder, write_json
 from .io.weights import resolve_model_dir
 from .masking import mask_tokens, word_starts
+from .objectives import MultipleNegativesRankingObjective
+from .pooling import mean_pooling
 from .optimization import clip_grad_norm, linear_warmup_then_decay, make_optimizer, seed_everything
 from .speed import distributed
 from .speed.batching import progress_bar
@@ -72,7 +83,7 @@ HELD_OUT = "held-out documents"
 TRAINING_SLICE = "a slice of the training text (the held-out documents give too few examples)"
 
 
-def bert_config(size: str, vocab_size: int, max_len: int = 512) -> BertConfig:
+def bert_config(size: str, vocab_size: int, max_len: int = 512, tie_word_embeddings: bool = True) -> BertConfig:
     """A ``BertConfig`` for a named size (``tiny``, ``mini``, ``small``, ``medium``, ``base``) or a custom
     one written ``L4-H256`` or ``L4-H256-A4`` (heads default to H / 64, as in Turc et al.)."""
     if size in SIZES:
@@ -86,7 +97,7 @@ def bert_config(size: str, vocab_size: int, max_len: int = 512) -> BertConfig:
         heads = int(m[3]) if m[3] else max(1, hidden // 64)
     return BertConfig(vocab_size=vocab_size, hidden_size=hidden, num_hidden_layers=layers,
                       num_attention_heads=heads, intermediate_size=4 * hidden,
-                      max_position_embeddings=max(512, max_len))
+                      max_position_embeddings=max(512, max_len), tie_word_embeddings=tie_word_embeddings)
 
 
 @dataclass
@@ -103,6 +114,9 @@ class PretrainConfig:
     max_steps: int | None = None  # the length of the run: a number of steps ...
     minutes: float | None = None  # ... or a time budget, turned into steps after timing a few
     nsp: bool = True  # next-sentence prediction (RoBERTa drops it)
+    contrastive: bool = False  # the next-segment task on pooled vectors instead of NSP (see the module's docstring)
+    tie_word_embeddings: bool = True  # False: the MLM decoder gets a matrix of its own (BertConfig's option)
+    freeze_word_embeddings: bool = False  # True: the word vectors keep their random initialisation (untied only)
     whole_word: bool = False  # whole-word masking
     mlm_probability: float = 0.15
     dropout: float = 0.1  # while pre-training only (BERT's 0.1); the saved config.json keeps 0.1 for fine-tuning
@@ -132,6 +146,17 @@ class PretrainConfig:
             if not is_number(value) or not 0 < value < 1:
                 raise ValueError(f"{name} must be a number in (0, 1), got {value!r}")
         check_probability(self.dropout, "dropout")
+        for name in ("contrastive", "tie_word_embeddings", "freeze_word_embeddings"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        if self.contrastive and self.nsp:
+            raise ValueError("contrastive replaces next-sentence prediction: give nsp=False with contrastive=True")
+        if self.freeze_word_embeddings and self.tie_word_embeddings:
+            raise ValueError("freeze_word_embeddings needs tie_word_embeddings=False: a tied decoder would be frozen "
+                             "with them")
+        if self.contrastive and self.batch_size < 2:
+            raise ValueError(f"contrastive needs batch_size >= 2 (each segment's negatives are the batch's other "
+                             f"segments), got {self.batch_size}")
         if not 0 <= self.warmup_ratio < 1:
             raise ValueError(f"warmup_ratio must lie in [0, 1), got {self.warmup_ratio!r}")
         choose_precision(self.precision, self.device)
@@ -189,8 +214,12 @@ def prepare_data(paths: list, tokenizer, config: PretrainConfig, cache_dir=None,
     train_docs = [d for d in range(corpus.num_documents) if d not in held_set]
     special = {"cls": tokenizer.cls_token_id, "sep": tokenizer.sep_token_id, "pad": tokenizer.pad_token_id,
                "mask": tokenizer.mask_token_id}
-    train = make_examples(corpus, config.max_len, special, config.nsp, config.seed, documents=train_docs)
-    held_out = make_examples(corpus, config.max_len, special, config.nsp, config.seed + 1, documents=held)
+    pairs = config.nsp or config.contrastive  # two segments per example
+    random_next = 0.0 if config.contrastive else 0.5  # the next-segment task pairs each A with its own next text
+    train = make_examples(corpus, config.max_len, special, pairs, config.seed, documents=train_docs,
+                          random_next=random_next)
+    held_out = make_examples(corpus, config.max_len, special, pairs, config.seed + 1, documents=held,
+                             random_next=random_next)
     evaluated_on = HELD_OUT
     rng = np.random.default_rng(config.seed + 2)
     if len(held_out) < MIN_HELD_OUT_EXAMPLES:
@@ -210,19 +239,65 @@ def prepare_data(paths: list, tokenizer, config: PretrainConfig, cache_dir=None,
 
 def to_batch(examples: Examples, index, data: PretrainData, config: PretrainConfig, generator: torch.Generator,
              vocab_size: int) -> dict[str, torch.Tensor]:
-    """Rows ``index`` of ``examples``, trimmed to their longest, masked with ``generator``."""
-    length = int(examples.lengths[index].max())
-    input_ids = torch.from_numpy(examples.input_ids[index, :length].astype(np.int64))  # (B, T)
-    attention_mask = torch.arange(length)[None, :] < torch.from_numpy(examples.lengths[index].astype(np.int64))[:, None]
+    """Rows ``index`` of ``examples``, trimmed to their longest, masked with ``generator``.
+
+    With ``config.contrastive`` each row becomes two, ``[CLS] A [SEP]`` (rows 0..B-1) and ``[CLS] B [SEP]``
+    (rows B..2B-1), all of segment type 0."""
+    ids, lengths = examples.input_ids[index], examples.lengths[index]  # (B, max_len), (B,)
+    token_type_ids = examples.token_type_ids[index]
+    if config.contrastive:
+        ids, lengths = split_segments(ids, token_type_ids, lengths, data.special)  # (2B, max_len // 2), (2B,)
+        token_type_ids = np.zeros_like(ids, dtype=np.int8)
+    length = int(lengths.max())
+    input_ids = torch.from_numpy(ids[:, :length].astype(np.int64))  # (B, T), or (2B, T)
+    attention_mask = torch.arange(length)[None, :] < torch.from_numpy(lengths.astype(np.int64))[:, None]
     special = (~attention_mask) | (input_ids == data.special["cls"]) | (input_ids == data.special["sep"])
     starts = word_starts(input_ids, data.continuation) if config.whole_word else None
     inputs, labels = mask_tokens(input_ids, special, vocab_size, data.special["mask"], generator,
                                  config.mlm_probability, starts)
     batch = {"input_ids": inputs, "attention_mask": attention_mask.long(), "labels": labels,
-             "token_type_ids": torch.from_numpy(examples.token_type_ids[index, :length].astype(np.int64))}
+             "token_type_ids": torch.from_numpy(token_type_ids[:, :length].astype(np.int64))}
     if config.nsp:
         batch["next_sentence_label"] = torch.from_numpy(examples.next_sentence_label[index].astype(np.int64))
     return batch
+
+
+def split_segments(input_ids: np.ndarray, token_type_ids: np.ndarray, lengths: np.ndarray,
+                   special: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """``[CLS] A [SEP] B [SEP]`` rows (B, L) to ``[CLS] A [SEP]`` rows then ``[CLS] B [SEP]`` rows (2B, L // 2).
+
+    Each half is cut to L // 2 tokens, its specials included, at the far side from the other (A keeps its
+    end, B its start), so that the two stay adjacent text and the batch pads to half the width."""
+    n, width = input_ids.shape
+    half = width // 2
+    out = np.full((2 * n, half), special["pad"], dtype=input_ids.dtype)
+    out_lengths = np.zeros(2 * n, dtype=lengths.dtype)
+    for i in range(n):
+        a_end = int((token_type_ids[i, :lengths[i]] == 0).sum())  # [CLS] A [SEP]: the type-0 positions
+        a = input_ids[i, max(1, a_end - 1 - (half - 2)):a_end - 1]  # A's last tokens, without [CLS] and [SEP]
+        b = input_ids[i, a_end:lengths[i] - 1][:half - 2]  # B's first tokens, without its [SEP]
+        for row, text in ((i, a), (n + i, b)):
+            out[row, :len(text) + 2] = np.concatenate([[special["cls"]], text, [special["sep"]]])
+            out_lengths[row] = len(text) + 2
+    return out, out_lengths
+
+
+# The next-segment task's loss: in-batch negatives, each A picking its B and each B its A, scale 20.
+NEXT_SEGMENT = MultipleNegativesRankingObjective(model=None, scale=20.0, symmetric=True)
+
+
+def next_segment_loss(last_hidden_state: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """The contrastive task's loss on a (2B, T, H) batch whose rows B..2B-1 follow rows 0..B-1."""
+    vectors = mean_pooling(last_hidden_state.float(), attention_mask)  # (2B, H), what SBERT pools
+    a, b = vectors.chunk(2)  # (B, H) each
+    return NEXT_SEGMENT.loss_from_embeddings(a, b)
+
+
+def next_segment_accuracy(last_hidden_state: torch.Tensor, attention_mask: torch.Tensor) -> int:
+    """How many of the batch's A segments have their own B as the most similar of the batch's B segments."""
+    a, b = mean_pooling(last_hidden_state.float(), attention_mask).chunk(2)  # (B, H) each
+    scores = torch.nn.functional.normalize(a, dim=-1) @ torch.nn.functional.normalize(b, dim=-1).T  # (B, B)
+    return int((scores.argmax(-1) == torch.arange(len(a), device=a.device)).sum())
 
 
 @torch.no_grad()
@@ -231,14 +306,14 @@ def evaluate_mlm(model: nn.Module, data: PretrainData, config: PretrainConfig, b
     was_training = model.training
     model.eval()
     generator = torch.Generator().manual_seed(12345)  # the same masks at every evaluation
-    loss_sum, correct, count, nsp_correct, baseline = 0.0, 0, 0, 0, 0
+    loss_sum, correct, count, nsp_correct, baseline, next_correct = 0.0, 0, 0, 0, 0, 0
     examples = data.held_out
     for start in range(0, len(examples), batch_size):
         index = np.arange(start, min(start + batch_size, len(examples)))
         batch = _to_device(to_batch(examples, index, data, config, generator, model.config.vocab_size), config.device)
         with _autocast(config):
             out = model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"], decode="labelled",
-                        labels=batch["labels"])
+                        labels=batch["labels"], output_hidden_states=config.contrastive)
         targets = batch["labels"][batch["labels"] != -100]
         logits = out.prediction_logits.float()
         loss_sum += torch.nn.functional.cross_entropy(logits, targets, reduction="sum").item()
@@ -247,6 +322,8 @@ def evaluate_mlm(model: nn.Module, data: PretrainData, config: PretrainConfig, b
         count += len(targets)
         if config.nsp:
             nsp_correct += int((out.seq_relationship_logits.argmax(-1) == batch["next_sentence_label"]).sum())
+        if config.contrastive and len(index) > 1:
+            next_correct += next_segment_accuracy(out.hidden_states[-1], batch["attention_mask"])
     model.train(was_training)
     if count == 0:  # nothing to score (no example, or no maskable token): say so, do not divide by zero
         result = {"mlm_loss": None, "perplexity": None, "accuracy": None, "most_frequent_accuracy": None,
@@ -257,6 +334,9 @@ def evaluate_mlm(model: nn.Module, data: PretrainData, config: PretrainConfig, b
                   "most_frequent_accuracy": baseline / count, "masked_tokens": count}
     if config.nsp:
         result["nsp_accuracy"] = nsp_correct / len(examples) if len(examples) else None
+    if config.contrastive:  # chance: one in the evaluation batch's size
+        result["next_segment_accuracy"] = next_correct / len(examples) if len(examples) else None
+        result["next_segment_batch"] = min(batch_size, len(examples))
     return result
 
 
@@ -299,7 +379,7 @@ def pretrain(paths: list, out: str | Path, config: PretrainConfig | None = None,
 
     # 2. The model, from the seed alone.
     seed_everything(config.seed)
-    model_config = bert_config(config.size, len(tokenizer.vocab), config.max_len)
+    model_config = bert_config(config.size, len(tokenizer.vocab), config.max_len, config.tie_word_embeddings)
     model = _new_model(model_config, config)
     optimizer, names = make_optimizer(model, config)
 
@@ -331,6 +411,8 @@ def pretrain(paths: list, out: str | Path, config: PretrainConfig | None = None,
            "max_grad_norm": config.max_grad_norm, "precision": precision, "total_steps": total_steps,
            "model": dataclasses.asdict(model_config)}
     run |= {"world_size": world.size} if world.distributed else {}
+    run |= {"contrastive": True} if config.contrastive else {}
+    run |= {"freeze_word_embeddings": True} if config.freeze_word_embeddings else {}
     run[MAY_CHANGE] = {"eval_every": config.eval_every, "eval_examples": config.eval_examples,
                        "checkpoint_every": config.checkpoint_every, "stop_after_steps": config.stop_after_steps,
                        "device": str(config.device), "use_sdpa": config.use_sdpa}
@@ -377,7 +459,9 @@ def pretrain(paths: list, out: str | Path, config: PretrainConfig | None = None,
             where = "held-out" if data.evaluated_on == HELD_OUT else "training-slice"
             if e["masked_tokens"]:
                 log(f"step {state.step:,}: {where} MLM loss {e['mlm_loss']:.3f}, accuracy {e['accuracy']:.3f} "
-                    f"(most frequent token {e['most_frequent_accuracy']:.3f}), perplexity {e['perplexity']:.1f}")
+                    f"(most frequent token {e['most_frequent_accuracy']:.3f}), perplexity {e['perplexity']:.1f}"
+                    + (f", next segment {e['next_segment_accuracy']:.3f} of {e['next_segment_batch']}"
+                       if e.get("next_segment_accuracy") is not None else ""))
             else:
                 log(f"step {state.step:,}: no masked tokens to score")
         stopping = config.stop_after_steps is not None and state.step >= config.stop_after_steps
@@ -404,6 +488,9 @@ def _new_model(model_config, config: PretrainConfig) -> nn.Module:
     """BertForPreTraining (MLM + NSP) or BertForMaskedLM, from the current random state."""
     model = (BertForPreTraining if config.nsp else BertForMaskedLM)(model_config).to(config.device)
     model.bert.use_sdpa = config.use_sdpa
+    # Frozen, each piece keeps its own random vector, nearly orthogonal to every other: the encoder learns
+    # to read them, and the word vectors are left as a random BERT's (docs/pretraining.md says why).
+    model.bert.embeddings.word_embeddings.weight.requires_grad_(not config.freeze_word_embeddings)
     return set_dropout(model, config.dropout)
 
 
@@ -424,7 +511,10 @@ def train_step(model: nn.Module, optimizer, batch: dict, config: PretrainConfig)
     # The autocast context holds the forward only: it caches the bf16 copy of each weight while it lasts,
     # so a context around several steps would run every forward with the first step's weights.
     with _autocast(config):
-        loss = model(**batch, decode="labelled").loss
+        out = model(**batch, decode="labelled", output_hidden_states=config.contrastive)
+        loss = out.loss
+        if config.contrastive:
+            loss = loss + next_segment_loss(out.hidden_states[-1], batch["attention_mask"])
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     clip_grad_norm(model.parameters(), config.max_grad_norm)

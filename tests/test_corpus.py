@@ -69,6 +69,30 @@ def test_packing_with_next_sentence_prediction():
 
 
 @pytest.mark.fast
+def test_next_segment_pairs_always_continue_and_split_near_the_middle():
+    corpus = hand_corpus([[5, 7, 6, 9, 4, 8, 5, 6], [12], [3, 3, 3, 3, 3, 3]] * 5)
+    ex = make_examples(corpus, 64, SPECIAL, nsp=True, seed=0, short_seq_prob=0.0, random_next=0.0)
+    assert len(ex) > 0 and (ex.next_sentence_label == 0).all()
+    for row, n in zip(ex.input_ids, ex.lengths):
+        seps = np.flatnonzero(row[:n] == 102)
+        a, b = row[1:seps[0]], row[seps[0] + 1:n - 1]
+        assert len(a) and len(b)
+        assert b.min() == a.max() + 1  # B is the sentence right after A's last one
+        # Whole sentences on each side (64 tokens hold a whole document here): the cut lies at the
+        # sentence boundary nearest the middle of the two.
+        ends = np.cumsum(np.unique(np.concatenate([a, b]), return_counts=True)[1])[:-1]
+        assert abs(len(a) - (len(a) + len(b)) / 2) == np.abs(ends - (len(a) + len(b)) / 2).min()
+    # The one-sentence documents (12 tokens) have no second segment and are left out.
+    assert not any(((row == 1000 + 8) | (row == 1000 + 23)).any() for row in ex.input_ids)
+
+
+@pytest.mark.fast
+def test_random_next_must_be_a_probability():
+    with pytest.raises(ValueError, match=r"random_next must be a number in \[0, 1\), got 1.5"):
+        make_examples(hand_corpus([[5, 5], [5, 5]]), 24, SPECIAL, random_next=1.5)
+
+
+@pytest.mark.fast
 def test_packing_without_nsp_fills_one_segment_and_uses_every_sentence_once():
     corpus = hand_corpus([[5, 7, 6, 9, 4, 8]] * 3)
     ex = make_examples(corpus, 20, SPECIAL, nsp=False, seed=1, short_seq_prob=0.0)

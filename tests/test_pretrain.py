@@ -63,16 +63,21 @@ def test_a_few_dozen_steps_lower_the_held_out_loss(tmp_path, small_corpus, token
     BertForMaskedLM.from_pretrained(out)
 
 
-def test_a_run_stopped_and_resumed_ends_with_the_same_parameters(tmp_path, small_corpus, tokenizer):
-    run(tmp_path, small_corpus, tokenizer, name="whole", max_steps=12, whole_word=True)
-    run(tmp_path, small_corpus, tokenizer, name="split", max_steps=12, whole_word=True, stop_after_steps=5)
+@pytest.mark.parametrize("settings, model_class", [
+    (dict(max_steps=12, whole_word=True), BertForPreTraining),
+    (dict(max_steps=8, nsp=False, contrastive=True, tie_word_embeddings=False), BertForMaskedLM),  # next segment
+])
+def test_a_run_stopped_and_resumed_ends_with_the_same_parameters(tmp_path, small_corpus, tokenizer, settings,
+                                                                 model_class):
+    run(tmp_path, small_corpus, tokenizer, name="whole", **settings)
+    run(tmp_path, small_corpus, tokenizer, name="split", stop_after_steps=5, **settings)
     assert not (tmp_path / "split").exists() and (tmp_path / "split-checkpoint").is_dir()
-    config = PretrainConfig(**(TINY | dict(max_steps=12, whole_word=True)))
+    config = PretrainConfig(**(TINY | settings))
     state = pretrain([small_corpus], tmp_path / "split", config, tokenizer=tokenizer, cache_dir=tmp_path / "cache",
                      resume=True, log=lambda line: None)
-    assert state.step == 12
-    whole = BertForPreTraining.from_pretrained(tmp_path / "whole").state_dict()
-    split = BertForPreTraining.from_pretrained(tmp_path / "split").state_dict()
+    assert state.step == settings["max_steps"]
+    whole = model_class.from_pretrained(tmp_path / "whole").state_dict()
+    split = model_class.from_pretrained(tmp_path / "split").state_dict()
     for name, tensor in whole.items():
         assert torch.equal(tensor, split[name]), name
 
@@ -82,6 +87,95 @@ def test_without_nsp_the_model_is_a_masked_lm(tmp_path, small_corpus, tokenizer)
     assert "nsp_accuracy" not in state.evals[-1]
     keys = json.loads((tmp_path / "out" / "config.json").read_text())["architectures"]
     assert keys == ["BertForMaskedLM"]
+
+
+def test_the_next_segment_task_replaces_nsp_in_a_run(tmp_path, small_corpus, tokenizer):
+    state, lines = run(tmp_path, small_corpus, tokenizer, max_steps=40, nsp=False, contrastive=True)
+    first, last = state.evals[0], state.evals[-1]
+    assert "nsp_accuracy" not in last
+    assert 0 <= last["next_segment_accuracy"] <= 1 and last["next_segment_batch"] == min(64, 15)  # 15 held out
+    assert last["mlm_loss"] < first["mlm_loss"]  # the masked LM learns beside it
+    assert any("next segment" in line for line in lines)
+    saved = json.loads((tmp_path / "out" / "pretrain_log.json").read_text())["settings"]
+    assert saved["contrastive"] is True and saved["nsp"] is False
+    keys = json.loads((tmp_path / "out" / "config.json").read_text())["architectures"]
+    assert keys == ["BertForMaskedLM"]
+
+
+def test_the_next_segment_task_is_learnt_on_a_batch(tmp_path, small_corpus, tokenizer):
+    from minisbert.optimization import make_optimizer
+    from minisbert.pretraining import next_segment_accuracy, prepare_data, to_batch, train_step
+
+    config = PretrainConfig(**(TINY | dict(max_steps=1, nsp=False, contrastive=True, dropout=0.0)))
+    data = prepare_data([small_corpus], tokenizer, config, tmp_path / "cache", log=lambda line: None)
+    batch = to_batch(data.train, np.arange(16), data, config, torch.Generator().manual_seed(0), len(tokenizer.vocab))
+    assert batch["input_ids"].shape[0] == 32 and batch["input_ids"].shape[1] <= 32  # 16 A rows, 16 B rows
+    torch.manual_seed(0)
+    model = BertForMaskedLM(bert_config("L2-H64-A2", len(tokenizer.vocab), 64))
+    optimizer, _ = make_optimizer(model, config)
+
+    def picked() -> int:
+        with torch.no_grad():
+            out = model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"], output_hidden_states=True)
+        return next_segment_accuracy(out.hidden_states[-1], batch["attention_mask"])
+
+    before = picked()
+    for _ in range(40):
+        train_step(model, optimizer, batch, config)
+    assert before <= 4 and picked() == 16  # from about chance (1 in 16) to every A finding its B
+
+
+def test_frozen_word_embeddings_keep_their_random_start_while_the_rest_trains(tmp_path, small_corpus, tokenizer):
+    settings = dict(nsp=False, contrastive=True, tie_word_embeddings=False, freeze_word_embeddings=True)
+    run(tmp_path, small_corpus, tokenizer, name="short", max_steps=2, eval_every=2, **settings)
+    run(tmp_path, small_corpus, tokenizer, name="long", max_steps=6, eval_every=6, **settings)
+    short = BertForMaskedLM.from_pretrained(tmp_path / "short").state_dict()
+    long = BertForMaskedLM.from_pretrained(tmp_path / "long").state_dict()
+    assert torch.equal(short["bert.embeddings.word_embeddings.weight"], long["bert.embeddings.word_embeddings.weight"])
+    for name in ("bert.embeddings.position_embeddings.weight", "cls.predictions.decoder.weight",
+                 "bert.encoder.layer.0.attention.self.query.weight"):
+        assert not torch.equal(short[name], long[name]), name
+    # The frozen matrix is the seed's random start: a fresh model from the same seed holds it.
+    from minisbert.optimization import seed_everything
+    seed_everything(0)
+    fresh = BertForMaskedLM(bert_config(TINY["size"], len(tokenizer.vocab), TINY["max_len"], tie_word_embeddings=False))
+    assert torch.equal(fresh.bert.embeddings.word_embeddings.weight, long["bert.embeddings.word_embeddings.weight"])
+
+
+@pytest.mark.fast
+def test_a_pair_splits_into_two_rows_each_cut_to_half_the_width():
+    from minisbert.pretraining import split_segments
+
+    special = {"cls": 101, "sep": 102, "pad": 0}
+    ids = np.array([[101, 1, 2, 3, 102, 4, 5, 102, 0, 0],
+                    [101, 1, 2, 3, 4, 5, 6, 102, 7, 102]])
+    types = np.array([[0, 0, 0, 0, 0, 1, 1, 1, 0, 0],
+                      [0, 0, 0, 0, 0, 0, 0, 0, 1, 1]])
+    rows, lengths = split_segments(ids, types, np.array([8, 10]), special)
+    assert rows.tolist() == [[101, 1, 2, 3, 102],  # A of row 0
+                             [101, 4, 5, 6, 102],  # A of row 1: its last three tokens, next to its B
+                             [101, 4, 5, 102, 0],  # B of row 0
+                             [101, 7, 102, 0, 0]]  # B of row 1
+    assert lengths.tolist() == [5, 5, 4, 3]
+
+
+@pytest.mark.fast
+def test_the_next_segment_loss_is_in_batch_negatives_both_ways_on_mean_pooled_vectors():
+    from minisbert.pretraining import next_segment_accuracy, next_segment_loss
+
+    torch.manual_seed(0)
+    h = torch.randn(6, 5, 8)  # 3 pairs: rows 0-2 are A, rows 3-5 their B
+    mask = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1], [1, 1, 0, 0, 0]] * 2)
+    v = torch.stack([h[i, :int(mask[i].sum())].mean(0) for i in range(6)])  # mean over the real tokens
+    a, b = torch.nn.functional.normalize(v[:3], dim=-1), torch.nn.functional.normalize(v[3:], dim=-1)
+    scores = 20 * a @ b.T  # (3, 3): A_i against every B_j
+    labels = torch.arange(3)
+    expected = (torch.nn.functional.cross_entropy(scores, labels)
+                + torch.nn.functional.cross_entropy(scores.T, labels)) / 2
+    assert next_segment_loss(h, mask).item() == pytest.approx(expected.item(), rel=1e-5)
+    assert next_segment_accuracy(h, mask) == int((scores.argmax(-1) == labels).sum())
+    # A batch whose B rows are copies of its A rows has every A pick its own B.
+    assert next_segment_accuracy(torch.cat([h[:3], h[:3]]), mask) == 3
 
 
 def test_dropout_off_while_pre_training_leaves_berts_dropout_in_the_saved_config(tmp_path, small_corpus, tokenizer):
@@ -134,6 +228,11 @@ def test_the_tokenized_corpus_is_cached_and_rebuilt_when_the_text_changes(tmp_pa
     (dict(max_steps=None), "give exactly one of max_steps and minutes"),
     (dict(dropout=1.0), r"dropout must be a number in \[0, 1\), got 1.0"),
     (dict(dropout=-0.1), r"dropout must be a number in \[0, 1\)"),
+    (dict(contrastive=True), "contrastive replaces next-sentence prediction: give nsp=False"),
+    (dict(contrastive=True, nsp=False, batch_size=1), "contrastive needs batch_size >= 2"),
+    (dict(contrastive="yes", nsp=False), "contrastive must be True or False, got 'yes'"),
+    (dict(tie_word_embeddings=0), "tie_word_embeddings must be True or False, got 0"),
+    (dict(freeze_word_embeddings=True), "freeze_word_embeddings needs tie_word_embeddings=False"),
 ])
 def test_bad_settings_are_named(tmp_path, small_corpus, tokenizer, overrides, message):
     with pytest.raises(ValueError, match=message):
@@ -179,6 +278,22 @@ def test_command_line_pretrain_then_fill_mask(tmp_path, small_corpus, model_dir)
     done = subprocess.run([sys.executable, "-m", "minisbert", "fill-mask", "Nothing to fill here.", "--model", str(out)],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "has no [MASK] token to fill" in done.stderr and done.stderr.count("\n") == 1
+
+
+def test_command_line_pretrain_with_the_next_segment_task(tmp_path, small_corpus, model_dir):
+    out = tmp_path / "bert"
+    cmd = [sys.executable, "-m", "minisbert", "pretrain", "--config", "L2-H64-A2", "--corpus", str(small_corpus),
+           "--max-steps", "2", "--eval-every", "2", "--out", str(out), "--max-len", "32", "--batch-size", "8",
+           "--precision", "fp32", "--cache", str(tmp_path / "cache"), "--no-progress", "--vocab", str(model_dir),
+           "--contrastive", "--untie-word-embeddings"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "next segment" in done.stdout
+    settings = json.loads((out / "pretrain_log.json").read_text())["settings"]
+    assert settings["contrastive"] is True and settings["nsp"] is False  # --contrastive takes NSP's place
+    model = BertForMaskedLM.from_pretrained(out)
+    assert model.config.tie_word_embeddings is False  # the decoder has a matrix of its own, saved and loaded
+    assert not torch.equal(model.cls.predictions.decoder.weight, model.bert.embeddings.word_embeddings.weight)
 
 
 def test_command_line_pretrain_on_the_pieces_the_corpus_uses(tmp_path, small_corpus, model_dir):

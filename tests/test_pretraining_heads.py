@@ -20,16 +20,17 @@ ODD = dict(vocab_size=101, hidden_size=30, num_hidden_layers=3, num_attention_he
            max_position_embeddings=23, type_vocab_size=2, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
 
 
-def hf_pair(cls_name: str, seed: int = 0):
+def hf_pair(cls_name: str, seed: int = 0, tie: bool = True):
     """A seeded random transformers model and ours holding its weights (loaded from its state dict)."""
     torch.manual_seed(seed)
     hf_cls = getattr(transformers, cls_name)
-    hf = hf_cls(transformers.BertConfig(**ODD)).eval()
+    hf = hf_cls(transformers.BertConfig(**ODD, tie_word_embeddings=tie)).eval()
     with torch.no_grad():  # random non-zero biases, so a missing or misplaced bias shows
         for name, p in hf.named_parameters():
             if name.endswith("bias"):
                 p.normal_(0, 0.1)
-    ours = {"BertForPreTraining": BertForPreTraining, "BertForMaskedLM": BertForMaskedLM}[cls_name](BertConfig(**ODD)).eval()
+    ours = {"BertForPreTraining": BertForPreTraining, "BertForMaskedLM": BertForMaskedLM}[cls_name](
+        BertConfig(**ODD, tie_word_embeddings=tie)).eval()
     from minisbert.io.weights import load_state_strict
     load_state_strict(ours, hf.state_dict(), source="transformers", key_map=ours.checkpoint_key)
     return hf, ours
@@ -56,6 +57,8 @@ def grads(model) -> dict[str, torch.Tensor]:
 
 def check_grads(hf, ours):
     g_hf, g_ours = grads(hf), grads(ours)
+    if not ours.config.tie_word_embeddings:  # the bias transformers adds is then the decoder's own
+        g_ours["cls.predictions.decoder.bias"] = g_ours.pop("cls.predictions.bias")
     assert set(g_ours) <= set(g_hf)
     assert len(g_ours) == len(list(ours.parameters()))
     for name, g in g_ours.items():
@@ -107,6 +110,45 @@ def test_the_decoder_is_tied_to_the_word_embeddings():
     t = model.cls.predictions.transform(h)
     expected = t @ model.bert.embeddings.word_embeddings.weight.T + model.cls.predictions.bias
     assert torch.equal(model.cls.predictions(h), expected)
+
+
+@pytest.mark.parametrize("cls_name", ["BertForPreTraining", "BertForMaskedLM"])
+def test_untied_word_embeddings_logits_loss_and_gradients_match_transformers(cls_name):
+    hf, ours = hf_pair(cls_name, seed=9, tie=False)
+    assert "cls.predictions.decoder.weight" in dict(ours.named_parameters())
+    assert hf.cls.predictions.decoder.weight.data_ptr() != hf.bert.embeddings.word_embeddings.weight.data_ptr()
+    ids, mask, types, labels, nsp = batch(seed=10)
+    extra = {"next_sentence_label": nsp} if cls_name == "BertForPreTraining" else {}
+    ref = hf(input_ids=ids, attention_mask=mask, token_type_ids=types, labels=labels, **extra)
+    out = ours(ids, mask, types, labels=labels, **extra)
+    ref_logits = ref.logits if cls_name == "BertForMaskedLM" else ref.prediction_logits
+    assert (out.prediction_logits - ref_logits)[mask.bool()].abs().max() <= TOL
+    assert abs(out.loss.item() - ref.loss.item()) <= TOL
+    ref.loss.backward()
+    out.loss.backward()
+    check_grads(hf, ours)
+    # The word embeddings now learn from the input side alone, the decoder from the output side alone.
+    assert not torch.equal(ours.cls.predictions.decoder.weight, ours.bert.embeddings.word_embeddings.weight)
+
+
+@pytest.mark.parametrize("cls_name", ["BertForPreTraining", "BertForMaskedLM"])
+def test_an_untied_folder_loads_both_ways(tmp_path, cls_name):
+    hf, ours = hf_pair(cls_name, seed=11, tie=False)
+    ours.save_pretrained(tmp_path / "ours")
+    assert json.loads((tmp_path / "ours" / "config.json").read_text())["tie_word_embeddings"] is False
+    assert "cls.predictions.decoder.weight" in read_safetensors(tmp_path / "ours" / "model.safetensors")
+    loaded, info = getattr(transformers, cls_name).from_pretrained(tmp_path / "ours", output_loading_info=True)
+    assert not info["missing_keys"] and not info["unexpected_keys"] and not info["mismatched_keys"]
+    hf.save_pretrained(tmp_path / "hf")
+    back = type(ours).from_pretrained(tmp_path / "hf")
+    assert back.config.tie_word_embeddings is False
+    ids, mask, types, _, _ = batch(seed=12)
+    ref = hf(input_ids=ids, attention_mask=mask, token_type_ids=types)
+    ref_logits = ref.logits if cls_name == "BertForMaskedLM" else ref.prediction_logits
+    for model in (back, ours):
+        assert (model(ids, mask, types).prediction_logits - ref_logits)[mask.bool()].abs().max() <= TOL
+    again = loaded.eval()(input_ids=ids, attention_mask=mask, token_type_ids=types)
+    assert ((again.logits if cls_name == "BertForMaskedLM" else again.prediction_logits) - ref_logits)[mask.bool()].abs().max() <= TOL
 
 
 @pytest.mark.parametrize("cls_name", ["BertForPreTraining", "BertForMaskedLM"])
@@ -165,6 +207,11 @@ def test_a_masked_lm_folder_lacks_what_pretraining_needs(tmp_path):
     assert "cls.seq_relationship.weight" not in read_safetensors(tmp_path / "model.safetensors")
     with pytest.raises(WeightsError, match="missing keys.*cls.seq_relationship"):
         BertForPreTraining.from_pretrained(tmp_path)
+
+
+def test_tie_word_embeddings_must_be_a_bool():
+    with pytest.raises(ValueError, match="BertConfig.tie_word_embeddings must be true or false, got 'no'"):
+        BertConfig(**ODD, tie_word_embeddings="no")
 
 
 def test_bad_labels_are_named():

@@ -33,6 +33,19 @@ def test_the_table1_pipeline_runs_and_reports_every_row(tmp_path, data_dir, mode
     for run in ("mnrl", "mnrl_random_init", "simcse", "simcse_random_init"):
         assert results[run]["rows"] == 160 and results[run]["batch_size"] == 64 and results[run]["steps"] >= 2
         assert -1 <= results[run]["anisotropy"] <= 1 and -100 <= results[run]["stsb_test"] <= 100
+    # (h): a second BERT, the next-segment task in NSP's place, with the same rows (its controls are (d)'s).
+    second = results["pretraining_next_segment"]
+    assert second["objective"] == "MLM + next segment, word vectors frozen" and second["steps"] == 30
+    assert 0 <= second["held_out"]["next_segment_accuracy"] <= 1 and "nsp_accuracy" not in second["held_out"]
+    assert "nsp_accuracy" in held and "next_segment_accuracy" not in held
+    saved = json.loads((tmp_path / "bert_next_segment" / "pretrain_log.json").read_text())["settings"]
+    assert saved["contrastive"] is True and saved["nsp"] is False and saved["tie_word_embeddings"] is False
+    assert json.loads((tmp_path / "bert_next_segment" / "config.json").read_text())["tie_word_embeddings"] is False
+    assert set(results["raw_next_segment"]) == {"cls", "mean"}  # no NSP, so no trained pooler
+    assert results["nli_next_segment"]["steps"] == 25
+    for run in ("mnrl_next_segment", "simcse_next_segment"):
+        assert results[run]["rows"] == 160 and -100 <= results[run]["stsb_test"] <= 100
+    assert results["raw_next_segment"]["mean"] != results["raw"]["mean"]  # another BERT
     assert {p.name for p in (tmp_path / "results").iterdir()} >= {"pretrain_loss.png", "mlm_accuracy.png",
                                                                    "stsb_before_after.png"}
     # One more SBERT run on the same BERT at another rate, stored under its own name beside the others.
@@ -44,3 +57,11 @@ def test_the_table1_pipeline_runs_and_reports_every_row(tmp_path, data_dir, mode
     assert again["mnrl_lr_1e-3"]["lr"] == 1e-3 and again["mnrl_lr_1e-3"]["rows"] == 160
     assert {k: again[k] for k in results} == results  # the earlier rows are kept as they were
     assert (tmp_path / "mnrl_lr_1e-3").is_dir()
+    # A row of the second BERT alone, under its own name.
+    done = subprocess.run([sys.executable, "experiments/table1.py", "--quick", "--out", str(tmp_path), "--only",
+                           "mnrl_next_segment", "--mnrl-epochs", "2", "--key", "mnrl_next_segment_2_epochs"], cwd=REPO,
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    third = json.loads((tmp_path / "results" / "table1.json").read_text())
+    assert third["mnrl_next_segment_2_epochs"]["epochs"] == 2
+    assert third["mnrl_next_segment_2_epochs"]["steps"] == 2 * results["mnrl_next_segment"]["steps"]

@@ -32,6 +32,15 @@ def register(subparsers) -> None:
                    help="dropout while pre-training (default BERT's 0.1; 0 suits a run that sees each token "
                         "only a few times)")
     p.add_argument("--no-nsp", dest="nsp", action="store_false", help="masked LM only (RoBERTa), no next-sentence task")
+    p.add_argument("--contrastive", action="store_true",
+                   help="instead of next-sentence prediction, each segment's mean-pooled vector picks the segment "
+                        "that follows it among the batch's (in-batch negatives; docs/pretraining.md)")
+    p.add_argument("--untie-word-embeddings", action="store_true",
+                   help="give the masked-LM decoder a matrix of its own instead of the word embeddings "
+                        "(transformers' tie_word_embeddings=False; docs/pretraining.md)")
+    p.add_argument("--freeze-word-embeddings", action="store_true",
+                   help="keep the word vectors at their random initialisation, training the rest (needs "
+                        "--untie-word-embeddings; docs/pretraining.md)")
     p.add_argument("--whole-word", action="store_true", help="mask whole words, not single WordPieces")
     p.add_argument("--add-train-sentences", action="store_true",
                    help="also train on the SNLI, STSb and SICK train sentences (from --data-dir)")
@@ -65,7 +74,10 @@ def run(args) -> int:
 
     config = PretrainConfig(size=args.config, max_len=args.max_len, batch_size=args.batch_size, lr=args.lr,
                             warmup_ratio=args.warmup_ratio, dropout=args.dropout, max_steps=args.max_steps,
-                            minutes=args.minutes, nsp=args.nsp, whole_word=args.whole_word, seed=args.seed,
+                            minutes=args.minutes, nsp=args.nsp and not args.contrastive,
+                            contrastive=args.contrastive, tie_word_embeddings=not args.untie_word_embeddings,
+                            freeze_word_embeddings=args.freeze_word_embeddings,
+                            whole_word=args.whole_word, seed=args.seed,
                             precision=args.precision, device=args.device, eval_every=args.eval_every,
                             checkpoint_every=args.checkpoint_every, progress=not args.no_progress)
     config.check()  # before anything is read

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..checks import check_int_range, check_positive_int
+from ..checks import check_int_range, check_positive_int, check_probability
 from .data import load_sick, load_snli, load_stsb
 from .files import atomic_write, write_json, write_text
 
@@ -190,18 +190,25 @@ class Examples:
 
 
 def make_examples(corpus: TokenizedCorpus, max_len: int, special: dict[str, int], nsp: bool = True,
-                  seed: int = 0, short_seq_prob: float = 0.1, documents: list[int] | None = None) -> Examples:
+                  seed: int = 0, short_seq_prob: float = 0.1, documents: list[int] | None = None,
+                  random_next: float = 0.5) -> Examples:
     """Pack the documents (all, or the indices in ``documents``) into examples of at most ``max_len`` tokens.
 
     ``special`` holds the ids of ``cls``, ``sep`` and ``pad``. The random choices (short targets, cut
     points, random next documents) come from ``seed`` alone, so the examples are the same on every run.
+    With ``nsp``, segment B is text from another document with probability ``random_next`` (BERT's 0.5),
+    else the text that follows A, cut at a random sentence boundary. With ``random_next=0`` every B
+    follows its A, cut at the sentence boundary nearest the middle (the pairs of the next-segment task,
+    ``minisbert.pretraining``, which encodes A and B apart: halves of a size waste the least padding), and
+    a chunk of one sentence, which has no second segment, is left out.
     """
+    check_probability(random_next, "random_next")
     check_int_range(max_len, "max_len", 8, 512, " (room for [CLS], [SEP] and a few tokens; 512 positions)")
     rng = np.random.default_rng(seed)
     documents = list(range(corpus.num_documents)) if documents is None else list(documents)
     rows: list[tuple[np.ndarray, np.ndarray | None, int]] = []
     for d in documents:
-        rows.extend(_pack_document(corpus, d, documents, max_len, nsp, rng, short_seq_prob))
+        rows.extend(_pack_document(corpus, d, documents, max_len, nsp, rng, short_seq_prob, random_next))
 
     n = len(rows)
     input_ids = np.full((n, max_len), special["pad"], dtype=np.int32)
@@ -217,7 +224,7 @@ def make_examples(corpus: TokenizedCorpus, max_len: int, special: dict[str, int]
     return Examples(input_ids, token_type_ids, lengths, labels)
 
 
-def _pack_document(corpus, d, documents, max_len, nsp, rng, short_seq_prob):
+def _pack_document(corpus, d, documents, max_len, nsp, rng, short_seq_prob, random_next):
     sentences = corpus.document(d)
     max_tokens = max_len - (3 if nsp else 2)  # room for [CLS], [SEP] (, [SEP])
     target = max_tokens
@@ -232,9 +239,15 @@ def _pack_document(corpus, d, documents, max_len, nsp, rng, short_seq_prob):
             if not nsp:
                 rows.append((np.concatenate(chunk)[:max_tokens], None, 0))
             else:
-                a_end = 1 if len(chunk) < 2 else int(rng.integers(1, len(chunk)))
+                if len(chunk) < 2:
+                    a_end = 1
+                elif random_next > 0:
+                    a_end = int(rng.integers(1, len(chunk)))
+                else:  # next-segment pairs: the sentence boundary nearest the middle, two halves of a size
+                    ends = np.cumsum([len(c) for c in chunk[:-1]])
+                    a_end = 1 + int(np.abs(ends - length / 2).argmin())
                 a = np.concatenate(chunk[:a_end])
-                if (len(chunk) == 1 or rng.random() < 0.5) and len(documents) > 1:
+                if random_next > 0 and (len(chunk) == 1 or rng.random() < random_next) and len(documents) > 1:
                     b, label = _random_segment(corpus, d, documents, target - len(a), rng), 1
                     i -= len(chunk) - a_end  # the unused sentences are packed again
                 else:
