@@ -18,9 +18,8 @@ to reproduce: CLS < mean pooling < SBERT trained on NLI, from a BERT nobody has 
     (e) with --paper-lr: (c) at the paper's learning rate 2e-5, for comparison with the one chosen here
     (h) a second BERT, pre-trained as (a) but with the next-segment task on mean-pooled vectors in place of
         NSP (PretrainConfig.contrastive), and its word vectors left at their random initialisation (frozen, so
-        the MLM decoder is untied from them), then (b), (g),
-        (f) and (c) from it: rows named *_next_segment, whose random-init controls are (d)'s (the same size,
-        vocabulary and seed)
+        the MLM decoder is untied from them); then (b), (g), (f) and (c) from it: rows named *_next_segment,
+        whose random-init controls are (d)'s (the same size, vocabulary and seed)
     Every model's anisotropy: the mean cosine of 1,000 random pairs of STSb test sentences.
 
     python experiments/table1.py                                    # the whole pipeline, about 2.5 hours
@@ -329,22 +328,21 @@ def main(argv=None) -> int:
                                  "tokens": int(len(tokenize_corpus(paths, tokenizer, cache, exclude).ids))}
         log(f"vocabulary: {results['vocabulary']}")
     berts = list(BERTS) if args.bert == "both" else [args.bert]
-    for bert in berts:
+    for which in berts:
         # (h) differs from (a) in its sentence task and its word vectors alone (random, frozen, and so untied
         # from the decoder): the same text, vocabulary, size, budget and seed.
-        settings = config if bert == "nsp" else dataclasses.replace(
+        settings = config if which == "nsp" else dataclasses.replace(
             config, nsp=False, contrastive=True, tie_word_embeddings=False, freeze_word_embeddings=True)
-        key = "pretraining" + ("" if bert == "nsp" else NEXT_SEGMENT)
-        begun = time.perf_counter()
-        state = pretrain(paths, out / BERTS[bert], settings, tokenizer=tokenizer, cache_dir=cache, exclude=exclude,
+        key = "pretraining" + ("" if which == "nsp" else NEXT_SEGMENT)
+        begun = started if which == berts[0] else time.perf_counter()  # the first one's time includes the data
+        state = pretrain(paths, out / BERTS[which], settings, tokenizer=tokenizer, cache_dir=cache, exclude=exclude,
                          log=log)
         results[key] = {
-            "config": size, "objective": "MLM + NSP" if bert == "nsp" else "MLM + next segment, word vectors frozen",
-            "steps": state.step,
-            "tokens": state.tokens, "minutes": round(state.seconds / 60, 1),
+            "config": size, "objective": "MLM + NSP" if which == "nsp" else "MLM + next segment, word vectors frozen",
+            "steps": state.step, "tokens": state.tokens, "minutes": round(state.seconds / 60, 1),
             "tokens_per_second": round(state.tokens / state.seconds), "held_out": state.evals[-1],
-            "wall_minutes_with_data": round((time.perf_counter() - (started if bert == berts[0] else begun)) / 60, 1)}
-        log(f"({'a' if bert == 'nsp' else 'h'}) pre-trained: {results[key]}")
+            "wall_minutes_with_data": round((time.perf_counter() - begun) / 60, 1)}
+        log(f"({'a' if which == 'nsp' else 'h'}) pre-trained: {results[key]}")
         save()
     if args.pretrain_only:
         return 0

@@ -402,11 +402,12 @@ class BertLMPredictionHead(nn.Module):
         self.bias = nn.Parameter(torch.zeros(config.vocab_size))
         # A plain attribute, not a submodule: the tied matrix belongs to (and is saved with) the embeddings.
         object.__setattr__(self, "word_embeddings", word_embeddings)
-        if not config.tie_word_embeddings:
-            self.decoder = nn.Linear(config.hidden_size, config.vocab_size, bias=False)  # cls.predictions.decoder
+        # Untied: a matrix of its own, checkpoint key cls.predictions.decoder.weight.
+        self.decoder = None if config.tie_word_embeddings else nn.Linear(config.hidden_size, config.vocab_size,
+                                                                          bias=False)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        weight = self.decoder.weight if hasattr(self, "decoder") else self.word_embeddings.weight  # (V, H)
+        weight = self.word_embeddings.weight if self.decoder is None else self.decoder.weight  # (V, H)
         return self.transform(h) @ weight.T + self.bias  # (..., H) @ (H, V) -> (..., V)
 
 

@@ -62,6 +62,7 @@ from .io.weights import resolve_model_dir
 from .masking import mask_tokens, word_starts
 from .objectives import MultipleNegativesRankingObjective
 from .pooling import mean_pooling
+from .similarity import cos_sim
 from .optimization import clip_grad_norm, linear_warmup_then_decay, make_optimizer, seed_everything
 from .speed import distributed
 from .speed.batching import progress_bar
@@ -296,7 +297,7 @@ def next_segment_loss(last_hidden_state: torch.Tensor, attention_mask: torch.Ten
 def next_segment_accuracy(last_hidden_state: torch.Tensor, attention_mask: torch.Tensor) -> int:
     """How many of the batch's A segments have their own B as the most similar of the batch's B segments."""
     a, b = mean_pooling(last_hidden_state.float(), attention_mask).chunk(2)  # (B, H) each
-    scores = torch.nn.functional.normalize(a, dim=-1) @ torch.nn.functional.normalize(b, dim=-1).T  # (B, B)
+    scores = cos_sim(a, b)  # (B, B): A_i against every B_j
     return int((scores.argmax(-1) == torch.arange(len(a), device=a.device)).sum())
 
 
