@@ -24,6 +24,9 @@ to reproduce: CLS < mean pooling < SBERT trained on NLI, from a BERT nobody has 
 
     python experiments/table1.py                                    # the whole pipeline, about 2.5 hours
     python experiments/table1.py --quick --out runs/table1-quick    # the same code in a minute (the tests)
+    python experiments/table1.py --bert next_segment --pretrain-only --max-len 64 --batch-size 64 \
+        --out runs/table1-64 --results runs/table1-64/results       # (h) on shorter segments; then the
+                                                                    # same --out and --results with --only ROW
 
 Results: experiments/results/table1/table1.json and three plots beside it (with --quick: under --out).
 """
@@ -45,6 +48,7 @@ import numpy as np
 import torch
 
 from minisbert import BertModel, SentenceBert
+from minisbert.bert import set_dropout
 from minisbert.io.corpus import held_out_sentences, tokenize_corpus, write_train_sentences
 from minisbert.io.data import SNLI_LABELS, load_sick, load_snli, load_stsb
 from minisbert.evaluate import anisotropy, evaluate_sts, random_sentence_pairs
@@ -117,9 +121,14 @@ def train_nli(bert: BertModel, tokenizer, train_pairs, test_pairs, stsb, sick, l
 
 
 def train_in_batch(bert: BertModel, tokenizer, examples, lr: float, epochs: int, batch_size: int, max_len: int,
-                   precision: str, out: Path, stsb, sick, random_pairs) -> dict:
+                   precision: str, out: Path, stsb, sick, random_pairs, dropout: float | None = None,
+                   freeze_word_embeddings: bool = False) -> dict:
     """(f) and (g): in-batch negatives (MultipleNegativesRankingObjective, scale 20, cosine) on ``examples``,
-    mean pooling, dropout on, no text twice in a batch; then the scores and the anisotropy."""
+    mean pooling, dropout on (the BERT's own 0.1, or ``dropout``), no text twice in a batch; then the scores
+    and the anisotropy. With ``freeze_word_embeddings`` the word vectors stay as the BERT brought them."""
+    if dropout is not None:
+        set_dropout(bert, dropout)
+    bert.embeddings.word_embeddings.weight.requires_grad_(not freeze_word_embeddings)
     model = SentenceBert(bert, tokenizer, pooling="mean", normalize=False, max_seq_length=max_len)
     objective = MultipleNegativesRankingObjective(model)
     config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, warmup_ratio=0.1, seed=0, precision=precision)
@@ -127,7 +136,9 @@ def train_in_batch(bert: BertModel, tokenizer, examples, lr: float, epochs: int,
     state = train(objective, examples, config, out=out)
     seconds = time.perf_counter() - started
     model.eval()
-    result = {"lr": lr, "epochs": epochs, "batch_size": batch_size, "rows": len(examples), "steps": state.step,
+    result = {"lr": lr, "epochs": epochs, "batch_size": batch_size, **({} if dropout is None else {"dropout": dropout}),
+              **({"word_embeddings": "frozen"} if freeze_word_embeddings else {}), "rows": len(examples),
+              "steps": state.step,
               "seconds": round(seconds, 1), "loss_first_20": round(float(np.mean(state.losses[:20])), 4),
               "loss_last_20": round(float(np.mean(state.losses[-20:])), 4), **sts_scores(model, stsb, sick),
               "anisotropy": round(anisotropy(model, random_pairs), 3)}
@@ -202,6 +213,8 @@ def main(argv=None) -> int:
     p.add_argument("--minutes", type=float, default=45.0, help="pre-training budget (default 45)")
     p.add_argument("--size", default="mini", help="BERT size (default mini: L4/H256)")
     p.add_argument("--batch-size", type=int, default=32, help="pre-training batch (default 32)")
+    p.add_argument("--max-len", type=int, default=None,
+                   help="pre-training example length in tokens (default 128, with --quick 64); the rows keep theirs")
     p.add_argument("--lr", type=float, default=5e-4, help="pre-training peak learning rate")
     p.add_argument("--vocab-min-count", type=int, default=20,
                    help="pre-train on the pieces of the vocabulary that the text uses at least this often "
@@ -216,6 +229,10 @@ def main(argv=None) -> int:
     p.add_argument("--mnrl-lr", type=float, default=MNRL_LR, help=f"(g) learning rate (default {MNRL_LR})")
     p.add_argument("--mnrl-epochs", type=int, default=1, help="(g) epochs over the SNLI triplets (default 1)")
     p.add_argument("--mnrl-batch-size", type=int, default=64, help="(g) triplets per batch (default 64)")
+    p.add_argument("--mnrl-dropout", type=float, default=None,
+                   help="(g) dropout while training (default: the BERT's own, 0.1)")
+    p.add_argument("--mnrl-freeze-word-embeddings", action="store_true",
+                   help="(g) keep the word vectors as the BERT brings them (random for a random BERT)")
     p.add_argument("--simcse-lr", type=float, default=SIMCSE_LR, help=f"(f) learning rate (default {SIMCSE_LR})")
     p.add_argument("--simcse-sentences", type=int, default=32_000,
                    help="(f) corpus sentences drawn for SimCSE (default 32,000: 500 steps of 64)")
@@ -238,6 +255,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.swap and not args.only:
         p.error("--swap goes with --only")
+    if args.mnrl_dropout is not None and not 0 <= args.mnrl_dropout < 1:
+        p.error(f"--mnrl-dropout: {args.mnrl_dropout} is not a probability in [0, 1)")
 
     data_dir = setup()
     if args.threads:
@@ -257,16 +276,16 @@ def main(argv=None) -> int:
     corpus = sorted(glob.glob(str(data_dir / "corpus" / "*.txt")))
     size, max_len, simcse_len = args.size, 128, 32  # SimCSE cut its sentences to 32 tokens
     simcse_count = args.simcse_sentences
-    config = PretrainConfig(size=size, max_len=max_len, batch_size=args.batch_size, lr=args.lr, dropout=args.dropout,
-                            minutes=args.minutes, nsp=True, seed=0, precision="auto", eval_every=200,
+    config = PretrainConfig(size=size, max_len=args.max_len or max_len, batch_size=args.batch_size, lr=args.lr,
+                            dropout=args.dropout, minutes=args.minutes, nsp=True, seed=0, precision="auto", eval_every=200,
                             checkpoint_every=500)
     if args.quick:
         size, max_len, simcse_len = "L2-H64-A2", 64, 32
         corpus = corpus[:1]
         stsb, sick, snli_train, snli_test = stsb[:200], sick[:200], snli_train[:400], snli_test[:200]
         triplets, simcse_count = triplets[:160], 160
-        config = PretrainConfig(size=size, max_len=max_len, batch_size=16, lr=1e-3, max_steps=30, nsp=True,
-                                eval_every=10, eval_examples=64, progress=False)
+        config = PretrainConfig(size=size, max_len=args.max_len or max_len, batch_size=16, lr=1e-3, max_steps=30,
+                                nsp=True, eval_every=10, eval_examples=64, progress=False)
     # 1,000 random pairs of distinct STSb test sentences: the anisotropy of every model is measured on them.
     random_pairs = random_sentence_pairs(stsb, 1000, seed=0)
     simcse_rows = simcse_pairs(random.Random(0).sample(sentences, simcse_count))
@@ -283,6 +302,7 @@ def main(argv=None) -> int:
         """One row by name, on the BERT in OUT/bert (or OUT/bert_next_segment) or on a random one of its size
         and vocabulary."""
         source = out / (BERTS["next_segment"] if name.endswith(NEXT_SEGMENT) else BERTS["nsp"])
+        folder = out / (args.key or name)  # the full name: (h)'s models beside (a)'s, not over them
         name = name.removesuffix(NEXT_SEGMENT)
         tok = load_tokenizer(source)
         torch.manual_seed(0)
@@ -292,12 +312,12 @@ def main(argv=None) -> int:
         if args.swap:  # which part of pre-training helps or hurts: one part ours, the rest random
             bert, donor = (random_bert, ours) if args.swap == "word_embeddings" else (ours, random_bert)
             bert.embeddings.word_embeddings.load_state_dict(donor.embeddings.word_embeddings.state_dict())
-        folder = out / (args.key or name)
         if name.startswith("raw"):
             result = raw_scores(bert, tok, stsb, sick, max_len, random_pairs, pooler=name == "raw" and source == bert_dir)
         elif name.startswith("mnrl"):
             result = train_in_batch(bert, tok, triplets, args.mnrl_lr, args.mnrl_epochs, args.mnrl_batch_size,
-                                    max_len, precision, folder, stsb, sick, random_pairs)
+                                    max_len, precision, folder, stsb, sick, random_pairs, args.mnrl_dropout,
+                                    args.mnrl_freeze_word_embeddings)
         elif name.startswith("simcse"):
             result = train_in_batch(bert, tok, simcse_rows, args.simcse_lr, 1, 64, simcse_len, precision, folder,
                                     stsb, sick, random_pairs)

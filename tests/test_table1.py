@@ -6,6 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import torch
+from safetensors.torch import load_file
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -65,3 +68,30 @@ def test_the_table1_pipeline_runs_and_reports_every_row(tmp_path, data_dir, mode
     third = json.loads((tmp_path / "results" / "table1.json").read_text())
     assert third["mnrl_next_segment_2_epochs"]["epochs"] == 2
     assert third["mnrl_next_segment_2_epochs"]["steps"] == 2 * results["mnrl_next_segment"]["steps"]
+    assert (tmp_path / "mnrl").is_dir() and (tmp_path / "mnrl_next_segment").is_dir()  # (h)'s models beside (a)'s
+    # The fine-tuning levers: no dropout, and the word vectors kept as the BERT brought them.
+    done = subprocess.run([sys.executable, "experiments/table1.py", "--quick", "--out", str(tmp_path), "--only",
+                           "mnrl_next_segment", "--mnrl-dropout", "0", "--mnrl-freeze-word-embeddings", "--key",
+                           "mnrl_next_segment_frozen"], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    frozen = json.loads((tmp_path / "results" / "table1.json").read_text())["mnrl_next_segment_frozen"]
+    assert frozen["dropout"] == 0 and frozen["word_embeddings"] == "frozen"
+    assert "dropout" not in results["mnrl_next_segment"] and "word_embeddings" not in results["mnrl_next_segment"]
+    key = "embeddings.word_embeddings.weight"
+    before = load_file(tmp_path / "bert_next_segment" / "model.safetensors")["bert." + key]
+    assert torch.equal(load_file(tmp_path / "mnrl_next_segment_frozen" / "model.safetensors")[key], before)
+    assert not torch.equal(load_file(tmp_path / "mnrl_next_segment" / "model.safetensors")[key], before)
+
+
+def test_table1_pretrains_at_the_length_asked_and_refuses_a_dropout_that_is_not_a_probability(tmp_path, data_dir):
+    env = os.environ | {"MINISBERT_DATA": str(data_dir)}
+    bad = subprocess.run([sys.executable, "experiments/table1.py", "--quick", "--out", str(tmp_path), "--only", "mnrl",
+                          "--mnrl-dropout", "1.5"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "--mnrl-dropout: 1.5 is not a probability" in bad.stderr
+    done = subprocess.run([sys.executable, "experiments/table1.py", "--quick", "--out", str(tmp_path), "--bert",
+                           "next_segment", "--pretrain-only", "--max-len", "32"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    saved = json.loads((tmp_path / "bert_next_segment" / "pretrain_log.json").read_text())["settings"]
+    assert saved["max_len"] == 32 and saved["contrastive"] is True
+    assert not (tmp_path / "bert").exists()  # only the BERT asked for
