@@ -277,8 +277,8 @@ def main(argv=None) -> int:
     size, max_len, simcse_len = args.size, 128, 32  # SimCSE cut its sentences to 32 tokens
     simcse_count = args.simcse_sentences
     config = PretrainConfig(size=size, max_len=args.max_len or max_len, batch_size=args.batch_size, lr=args.lr,
-                            dropout=args.dropout, minutes=args.minutes, nsp=True, seed=0, precision="auto", eval_every=200,
-                            checkpoint_every=500)
+                            dropout=args.dropout, minutes=args.minutes, nsp=True, seed=0, precision="auto",
+                            eval_every=200, checkpoint_every=500)
     if args.quick:
         size, max_len, simcse_len = "L2-H64-A2", 64, 32
         corpus = corpus[:1]
