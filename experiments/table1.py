@@ -22,7 +22,7 @@ to reproduce: CLS < mean pooling < SBERT trained on NLI, from a BERT nobody has 
         whose random-init controls are (d)'s (the same size, vocabulary and seed)
     Every model's anisotropy: the mean cosine of 1,000 random pairs of STSb test sentences.
 
-    python experiments/table1.py                                    # the whole pipeline, about 2.5 hours
+    python experiments/table1.py                                    # the whole pipeline (its time: docs/pretraining.md)
     python experiments/table1.py --quick --out runs/table1-quick    # the same code in a minute (the tests)
     python experiments/table1.py --bert next_segment --pretrain-only --max-len 64 --batch-size 64 \
         --out runs/table1-64 --results runs/table1-64/results       # (h) on shorter segments; then the
@@ -136,10 +136,11 @@ def train_in_batch(bert: BertModel, tokenizer, examples, lr: float, epochs: int,
     state = train(objective, examples, config, out=out)
     seconds = time.perf_counter() - started
     model.eval()
-    result = {"lr": lr, "epochs": epochs, "batch_size": batch_size, **({} if dropout is None else {"dropout": dropout}),
-              **({"word_embeddings": "frozen"} if freeze_word_embeddings else {}), "rows": len(examples),
-              "steps": state.step,
-              "seconds": round(seconds, 1), "loss_first_20": round(float(np.mean(state.losses[:20])), 4),
+    asked = {"dropout": dropout} if dropout is not None else {}  # the levers, recorded only when pulled
+    asked |= {"word_embeddings": "frozen"} if freeze_word_embeddings else {}
+    result = {"lr": lr, "epochs": epochs, "batch_size": batch_size, **asked, "rows": len(examples),
+              "steps": state.step, "seconds": round(seconds, 1),
+              "loss_first_20": round(float(np.mean(state.losses[:20])), 4),
               "loss_last_20": round(float(np.mean(state.losses[-20:])), 4), **sts_scores(model, stsb, sick),
               "anisotropy": round(anisotropy(model, random_pairs), 3)}
     return result
@@ -240,7 +241,7 @@ def main(argv=None) -> int:
     p.add_argument("--results", default=None, help="results folder (default experiments/results/table1; "
                                                    "with --quick: OUT/results)")
     p.add_argument("--quick", action="store_true", help="a tiny model, a few steps and small slices: tests the code")
-    p.add_argument("--pretrain-only", action="store_true", help="stop after (a), the pre-training")
+    p.add_argument("--pretrain-only", action="store_true", help="stop after the pre-training, (a) or (h) or both")
     p.add_argument("--only", choices=ROWS + NEXT_SEGMENT_ROWS, default=None,
                    help="run this row alone on the BERT in OUT/bert (OUT/bert_next_segment for *_next_segment rows), "
                         "adding it to an earlier run's results")

@@ -287,16 +287,20 @@ def split_segments(input_ids: np.ndarray, token_type_ids: np.ndarray, lengths: n
 NEXT_SEGMENT = MultipleNegativesRankingObjective(model=None, scale=20.0, symmetric=True)
 
 
+def segment_vectors(last_hidden_state: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """The mean-pooled vectors (what SBERT pools) of a (2B, T, H) batch whose rows B..2B-1 follow rows 0..B-1:
+    the A vectors and the B vectors, (B, H) each."""
+    return mean_pooling(last_hidden_state.float(), attention_mask).chunk(2)  # (2B, H) -> 2 × (B, H)
+
+
 def next_segment_loss(last_hidden_state: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    """The contrastive task's loss on a (2B, T, H) batch whose rows B..2B-1 follow rows 0..B-1."""
-    vectors = mean_pooling(last_hidden_state.float(), attention_mask)  # (2B, H), what SBERT pools
-    a, b = vectors.chunk(2)  # (B, H) each
-    return NEXT_SEGMENT.loss_from_embeddings(a, b)
+    """The contrastive task's loss: each A picks its B among the batch's, and each B its A."""
+    return NEXT_SEGMENT.loss_from_embeddings(*segment_vectors(last_hidden_state, attention_mask))
 
 
 def next_segment_accuracy(last_hidden_state: torch.Tensor, attention_mask: torch.Tensor) -> int:
     """How many of the batch's A segments have their own B as the most similar of the batch's B segments."""
-    a, b = mean_pooling(last_hidden_state.float(), attention_mask).chunk(2)  # (B, H) each
+    a, b = segment_vectors(last_hidden_state, attention_mask)
     scores = cos_sim(a, b)  # (B, B): A_i against every B_j
     return int((scores.argmax(-1) == torch.arange(len(a), device=a.device)).sum())
 
