@@ -10,23 +10,25 @@ to reproduce: CLS < mean pooling < SBERT trained on NLI, from a BERT nobody has 
     (b) STSb test and SICK-R test Spearman of the raw model: CLS vector, pooler output, mean of the tokens;
         the same for a random BERT of that size and vocabulary
     (g) in-batch negatives (MultipleNegativesRankingObjective) on SNLI's 27,195 (premise, entailment,
-        contradiction) triplets: batch 64, 1 epoch, 10% warm-up, mean pooling, no text twice in a batch
+        contradiction) triplets: batch 64, 2 epochs, 10% warm-up, mean pooling, no text twice in a batch
     (f) SimCSE, unsupervised: the same objective on (s, s) pairs of 32,000 corpus sentences, dropout on
     (c) SBERT: the classification objective on SNLI train ([u; v; |u−v|], softmax, batch 16, 1 epoch,
         10% warm-up, mean pooling), then (b) again and SNLI test accuracy of the head
     (d) each of (g), (f), (c) from a randomly initialised BERT of the same size: what pre-training contributes
     (e) with --paper-lr: (c) at the paper's learning rate 2e-5, for comparison with the one chosen here
     (h) a second BERT, pre-trained as (a) but with the next-segment task on mean-pooled vectors in place of
-        NSP (PretrainConfig.contrastive), and its word vectors left at their random initialisation (frozen, so
-        the MLM decoder is untied from them); then (b), (g), (f) and (c) from it: rows named *_next_segment,
-        whose random-init controls are (d)'s (the same size, vocabulary and seed)
+        NSP (PretrainConfig.contrastive), its word vectors left at their random initialisation (frozen, so
+        the MLM decoder is untied from them), and examples of 32 tokens, 128 a step (segments of about a
+        sentence, the same 4,096 token slots a step); then (b), (g), (f) and (c) from it: rows named
+        *_next_segment, whose random-init controls are (d)'s (the same size, vocabulary and seed)
     Every model's anisotropy: the mean cosine of 1,000 random pairs of STSb test sentences.
 
     python experiments/table1.py                                    # the whole pipeline (its time: docs/pretraining.md)
     python experiments/table1.py --quick --out runs/table1-quick    # the same code in a minute (the tests)
     python experiments/table1.py --bert next_segment --pretrain-only --max-len 64 --batch-size 64 \
-        --out runs/table1-64 --results runs/table1-64/results       # (h) on shorter segments; then the
+        --out runs/table1-64 --results runs/table1-64/results       # (h) on longer segments; then the
                                                                     # same --out and --results with --only ROW
+    python experiments/table1.py --only mnrl_random_init --seed 1 --key mnrl_random_init_seed_1   # another seed
 
 Results: experiments/results/table1/table1.json and three plots beside it (with --quick: under --out).
 """
@@ -100,12 +102,12 @@ def raw_scores(bert: BertModel, tokenizer, stsb, sick, max_len: int, random_pair
 
 
 def train_nli(bert: BertModel, tokenizer, train_pairs, test_pairs, stsb, sick, lr: float, precision: str,
-              out: Path, max_len: int, random_pairs) -> dict:
+              out: Path, max_len: int, random_pairs, seed: int = 0) -> dict:
     """(c): SBERT's classification objective on SNLI, then the scores and the head's SNLI test accuracy."""
     model = SentenceBert(bert, tokenizer, pooling="mean", normalize=False, max_seq_length=max_len)
-    torch.manual_seed(0)  # the head's initialisation
+    torch.manual_seed(seed)  # the head's initialisation
     objective = ClassificationObjective(model, SNLI_LABELS)
-    config = TrainConfig(epochs=1, batch_size=16, lr=lr, warmup_ratio=0.1, seed=0)
+    config = TrainConfig(epochs=1, batch_size=16, lr=lr, warmup_ratio=0.1, seed=seed)
     started = time.perf_counter()
     # cache_enabled=False: autocast otherwise keeps the bf16 copy of each weight made at the first step for
     # as long as the context lasts, and every later forward would run the weights of step 1.
@@ -122,7 +124,7 @@ def train_nli(bert: BertModel, tokenizer, train_pairs, test_pairs, stsb, sick, l
 
 def train_in_batch(bert: BertModel, tokenizer, examples, lr: float, epochs: int, batch_size: int, max_len: int,
                    precision: str, out: Path, stsb, sick, random_pairs, dropout: float | None = None,
-                   freeze_word_embeddings: bool = False) -> dict:
+                   freeze_word_embeddings: bool = False, seed: int = 0) -> dict:
     """(f) and (g): in-batch negatives (MultipleNegativesRankingObjective, scale 20, cosine) on ``examples``,
     mean pooling, dropout on (the BERT's own 0.1, or ``dropout``), no text twice in a batch; then the scores
     and the anisotropy. With ``freeze_word_embeddings`` the word vectors stay as the BERT brought them."""
@@ -131,13 +133,14 @@ def train_in_batch(bert: BertModel, tokenizer, examples, lr: float, epochs: int,
     bert.embeddings.word_embeddings.weight.requires_grad_(not freeze_word_embeddings)
     model = SentenceBert(bert, tokenizer, pooling="mean", normalize=False, max_seq_length=max_len)
     objective = MultipleNegativesRankingObjective(model)
-    config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, warmup_ratio=0.1, seed=0, precision=precision)
+    config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, warmup_ratio=0.1, seed=seed, precision=precision)
     started = time.perf_counter()
     state = train(objective, examples, config, out=out)
     seconds = time.perf_counter() - started
     model.eval()
     asked = {"dropout": dropout} if dropout is not None else {}  # the levers, recorded only when pulled
     asked |= {"word_embeddings": "frozen"} if freeze_word_embeddings else {}
+    asked |= {"seed": seed} if seed else {}
     result = {"lr": lr, "epochs": epochs, "batch_size": batch_size, **asked, "rows": len(examples),
               "steps": state.step, "seconds": round(seconds, 1),
               "loss_first_20": round(float(np.mean(state.losses[:20])), 4),
@@ -213,9 +216,11 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--minutes", type=float, default=45.0, help="pre-training budget (default 45)")
     p.add_argument("--size", default="mini", help="BERT size (default mini: L4/H256)")
-    p.add_argument("--batch-size", type=int, default=32, help="pre-training batch (default 32)")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="pre-training batch (default 32 for (a), 128 for (h); with --quick 16 and 32)")
     p.add_argument("--max-len", type=int, default=None,
-                   help="pre-training example length in tokens (default 128, with --quick 64); the rows keep theirs")
+                   help="pre-training example length in tokens (default 128 for (a), 32 for (h); with --quick 64 "
+                        "and 32); the rows keep theirs")
     p.add_argument("--lr", type=float, default=5e-4, help="pre-training peak learning rate")
     p.add_argument("--vocab-min-count", type=int, default=20,
                    help="pre-train on the pieces of the vocabulary that the text uses at least this often "
@@ -228,7 +233,7 @@ def main(argv=None) -> int:
     p.add_argument("--paper-lr", action=argparse.BooleanOptionalAction, default=False,
                    help="also train SBERT at the paper's 2e-5 (step e; off by default)")
     p.add_argument("--mnrl-lr", type=float, default=MNRL_LR, help=f"(g) learning rate (default {MNRL_LR})")
-    p.add_argument("--mnrl-epochs", type=int, default=1, help="(g) epochs over the SNLI triplets (default 1)")
+    p.add_argument("--mnrl-epochs", type=int, default=2, help="(g) epochs over the SNLI triplets (default 2)")
     p.add_argument("--mnrl-batch-size", type=int, default=64, help="(g) triplets per batch (default 64)")
     p.add_argument("--mnrl-dropout", type=float, default=None,
                    help="(g) dropout while training (default: the BERT's own, 0.1)")
@@ -252,10 +257,14 @@ def main(argv=None) -> int:
                    help="with --only: keep only this part of the pre-trained BERT, the rest random "
                         "(word_embeddings: a random BERT with our word vectors; encoder: our BERT with random word "
                         "vectors)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="the rows' seed: a random BERT's initialisation, the batches' order, dropout (default 0)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default 2, the machine's cores)")
     args = p.parse_args(argv)
     if args.swap and not args.only:
         p.error("--swap goes with --only")
+    if args.seed < 0:
+        p.error(f"--seed: {args.seed} is negative")
     if args.mnrl_dropout is not None and not 0 <= args.mnrl_dropout < 1:
         p.error(f"--mnrl-dropout: {args.mnrl_dropout} is not a probability in [0, 1)")
 
@@ -277,16 +286,20 @@ def main(argv=None) -> int:
     corpus = sorted(glob.glob(str(data_dir / "corpus" / "*.txt")))
     size, max_len, simcse_len = args.size, 128, 32  # SimCSE cut its sentences to 32 tokens
     simcse_count = args.simcse_sentences
-    config = PretrainConfig(size=size, max_len=args.max_len or max_len, batch_size=args.batch_size, lr=args.lr,
-                            dropout=args.dropout, minutes=args.minutes, nsp=True, seed=0, precision="auto",
-                            eval_every=200, checkpoint_every=500)
+    config = PretrainConfig(size=size, max_len=max_len, batch_size=32, lr=args.lr, dropout=args.dropout,
+                            minutes=args.minutes, nsp=True, seed=0, precision="auto", eval_every=200,
+                            checkpoint_every=500)
+    # (h) reads 32-token examples, four times as many a step: the same 4,096 token slots as (a), and each
+    # segment meets 127 others in its batch (docs/pretraining.md, "Shorter segments").
+    shape = {"nsp": (128, 32), "next_segment": (32, 128)}  # (max_len, batch_size)
     if args.quick:
         size, max_len, simcse_len = "L2-H64-A2", 64, 32
         corpus = corpus[:1]
         stsb, sick, snli_train, snli_test = stsb[:200], sick[:200], snli_train[:400], snli_test[:200]
         triplets, simcse_count = triplets[:160], 160
-        config = PretrainConfig(size=size, max_len=args.max_len or max_len, batch_size=16, lr=1e-3, max_steps=30,
+        config = PretrainConfig(size=size, max_len=max_len, batch_size=16, lr=1e-3, max_steps=30,
                                 nsp=True, eval_every=10, eval_examples=64, progress=False)
+        shape = {"nsp": (64, 16), "next_segment": (32, 32)}
     # 1,000 random pairs of distinct STSb test sentences: the anisotropy of every model is measured on them.
     random_pairs = random_sentence_pairs(stsb, 1000, seed=0)
     simcse_rows = simcse_pairs(random.Random(0).sample(sentences, simcse_count))
@@ -306,7 +319,7 @@ def main(argv=None) -> int:
         folder = out / (args.key or name)  # the full name: (h)'s models beside (a)'s, not over them
         name = name.removesuffix(NEXT_SEGMENT)
         tok = load_tokenizer(source)
-        torch.manual_seed(0)
+        torch.manual_seed(args.seed)
         random_bert = BertModel(bert_config(size, len(tok.vocab), max_len))
         ours = BertModel.from_pretrained(source) if args.swap or not name.endswith("random_init") else None
         bert = random_bert if ours is None else ours
@@ -318,14 +331,15 @@ def main(argv=None) -> int:
         elif name.startswith("mnrl"):
             result = train_in_batch(bert, tok, triplets, args.mnrl_lr, args.mnrl_epochs, args.mnrl_batch_size,
                                     max_len, precision, folder, stsb, sick, random_pairs, args.mnrl_dropout,
-                                    args.mnrl_freeze_word_embeddings)
+                                    args.mnrl_freeze_word_embeddings, args.seed)
         elif name.startswith("simcse"):
             result = train_in_batch(bert, tok, simcse_rows, args.simcse_lr, 1, 64, simcse_len, precision, folder,
-                                    stsb, sick, random_pairs)
+                                    stsb, sick, random_pairs, seed=args.seed)
         else:
             lr = 2e-5 if name == "nli_paper_lr" else args.nli_lr
             result = train_nli(bert, tok, snli_train, snli_test, stsb, sick, lr, precision, folder, max_len,
-                               random_pairs)
+                               random_pairs, args.seed)
+            result |= {"seed": args.seed} if args.seed else {}
         return result
 
     if args.only:  # one row on the BERT of an earlier run; read, add and write the results at the end
@@ -352,15 +366,18 @@ def main(argv=None) -> int:
     for which in berts:
         # (h) differs from (a) in its sentence task and its word vectors alone (random, frozen, and so untied
         # from the decoder): the same text, vocabulary, size, budget and seed.
-        settings = config if which == "nsp" else dataclasses.replace(
-            config, nsp=False, contrastive=True, tie_word_embeddings=False, freeze_word_embeddings=True)
+        length, batch = shape[which]
+        settings = dataclasses.replace(config, max_len=args.max_len or length, batch_size=args.batch_size or batch)
+        if which == "next_segment":
+            settings = dataclasses.replace(settings, nsp=False, contrastive=True, tie_word_embeddings=False,
+                                           freeze_word_embeddings=True)
         key = "pretraining" + ("" if which == "nsp" else NEXT_SEGMENT)
         begun = started if which == berts[0] else time.perf_counter()  # the first one's time includes the data
         state = pretrain(paths, out / BERTS[which], settings, tokenizer=tokenizer, cache_dir=cache, exclude=exclude,
                          log=log)
         results[key] = {
             "config": size, "objective": "MLM + NSP" if which == "nsp" else "MLM + next segment, word vectors frozen",
-            "steps": state.step, "tokens": state.tokens, "minutes": round(state.seconds / 60, 1),
+            "max_len": settings.max_len, "batch_size": settings.batch_size, "steps": state.step, "tokens": state.tokens, "minutes": round(state.seconds / 60, 1),
             "tokens_per_second": round(state.tokens / state.seconds), "held_out": state.evals[-1],
             "wall_minutes_with_data": round((time.perf_counter() - begun) / 60, 1)}
         log(f"({'a' if which == 'nsp' else 'h'}) pre-trained: {results[key]}")

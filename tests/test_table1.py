@@ -43,6 +43,10 @@ def test_the_table1_pipeline_runs_and_reports_every_row(tmp_path, data_dir, mode
     assert "nsp_accuracy" in held and "next_segment_accuracy" not in held
     saved = json.loads((tmp_path / "bert_next_segment" / "pretrain_log.json").read_text())["settings"]
     assert saved["contrastive"] is True and saved["nsp"] is False and saved["tie_word_embeddings"] is False
+    # (h) reads examples half as long, twice as many a step: the same token slots as (a)
+    first = json.loads((tmp_path / "bert" / "pretrain_log.json").read_text())["settings"]
+    assert (first["max_len"], first["batch_size"]) == (64, 16) and (saved["max_len"], saved["batch_size"]) == (32, 32)
+    assert (second["max_len"], second["batch_size"]) == (32, 32)
     assert json.loads((tmp_path / "bert_next_segment" / "config.json").read_text())["tie_word_embeddings"] is False
     assert set(results["raw_next_segment"]) == {"cls", "mean"}  # no NSP, so no trained pooler
     assert results["nli_next_segment"]["steps"] == 25
@@ -60,14 +64,24 @@ def test_the_table1_pipeline_runs_and_reports_every_row(tmp_path, data_dir, mode
     assert again["mnrl_lr_1e-3"]["lr"] == 1e-3 and again["mnrl_lr_1e-3"]["rows"] == 160
     assert {k: again[k] for k in results} == results  # the earlier rows are kept as they were
     assert (tmp_path / "mnrl_lr_1e-3").is_dir()
-    # A row of the second BERT alone, under its own name.
+    assert "seed" not in again["mnrl_lr_1e-3"]  # recorded only when asked for
+    # Another seed: another random BERT and another order of batches, so another control.
     done = subprocess.run([sys.executable, "experiments/table1.py", "--quick", "--out", str(tmp_path), "--only",
-                           "mnrl_next_segment", "--mnrl-epochs", "2", "--key", "mnrl_next_segment_2_epochs"], cwd=REPO,
+                           "mnrl_random_init", "--seed", "1", "--key", "mnrl_random_init_seed_1"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    seeded = json.loads((tmp_path / "results" / "table1.json").read_text())["mnrl_random_init_seed_1"]
+    assert seeded["seed"] == 1 and seeded["steps"] == results["mnrl_random_init"]["steps"]
+    assert seeded["loss_first_20"] != results["mnrl_random_init"]["loss_first_20"]
+    # A row of the second BERT alone, under its own name: one epoch where the pipeline runs two.
+    assert results["mnrl_next_segment"]["epochs"] == 2
+    done = subprocess.run([sys.executable, "experiments/table1.py", "--quick", "--out", str(tmp_path), "--only",
+                           "mnrl_next_segment", "--mnrl-epochs", "1", "--key", "mnrl_next_segment_1_epoch"], cwd=REPO,
                           env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     third = json.loads((tmp_path / "results" / "table1.json").read_text())
-    assert third["mnrl_next_segment_2_epochs"]["epochs"] == 2
-    assert third["mnrl_next_segment_2_epochs"]["steps"] == 2 * results["mnrl_next_segment"]["steps"]
+    assert third["mnrl_next_segment_1_epoch"]["epochs"] == 1
+    assert 2 * third["mnrl_next_segment_1_epoch"]["steps"] == results["mnrl_next_segment"]["steps"]
     assert (tmp_path / "mnrl").is_dir() and (tmp_path / "mnrl_next_segment").is_dir()  # (h)'s models beside (a)'s
     # The fine-tuning levers: no dropout, and the word vectors kept as the BERT brought them.
     done = subprocess.run([sys.executable, "experiments/table1.py", "--quick", "--out", str(tmp_path), "--only",
@@ -83,15 +97,18 @@ def test_the_table1_pipeline_runs_and_reports_every_row(tmp_path, data_dir, mode
     assert not torch.equal(load_file(tmp_path / "mnrl_next_segment" / "model.safetensors")[key], before)
 
 
-def test_table1_pretrains_at_the_length_asked_and_refuses_a_dropout_that_is_not_a_probability(tmp_path, data_dir):
+def test_table1_pretrains_at_the_shape_asked_and_refuses_a_bad_dropout_or_seed(tmp_path, data_dir):
     env = os.environ | {"MINISBERT_DATA": str(data_dir)}
     bad = subprocess.run([sys.executable, "experiments/table1.py", "--quick", "--out", str(tmp_path), "--only", "mnrl",
                           "--mnrl-dropout", "1.5"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "--mnrl-dropout: 1.5 is not a probability" in bad.stderr
+    bad = subprocess.run([sys.executable, "experiments/table1.py", "--quick", "--out", str(tmp_path), "--only", "mnrl",
+                          "--seed", "-1"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "--seed: -1 is negative" in bad.stderr
     done = subprocess.run([sys.executable, "experiments/table1.py", "--quick", "--out", str(tmp_path), "--bert",
-                           "next_segment", "--pretrain-only", "--max-len", "32"], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=600)
+                           "next_segment", "--pretrain-only", "--max-len", "48", "--batch-size", "8"], cwd=REPO,
+                          env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     saved = json.loads((tmp_path / "bert_next_segment" / "pretrain_log.json").read_text())["settings"]
-    assert saved["max_len"] == 32 and saved["contrastive"] is True
+    assert saved["max_len"] == 48 and saved["batch_size"] == 8 and saved["contrastive"] is True
     assert not (tmp_path / "bert").exists()  # only the BERT asked for
