@@ -7,7 +7,7 @@ experiments/table1.py (or `python -m minisbert train`) wrote.
 
     python experiments/stsb_genres.py NAME=FOLDER [NAME=FOLDER ...] [--out FILE]
 
-Each NAME is how the model is known in the results (table1.py's row key, e.g. mnrl_random_init_2_epochs).
+Each NAME is how the model is known in the results (table1.py's row key, e.g. mnrl_random_init_seed_1).
 Results: experiments/results/table1/stsb_genres.json by default; models scored earlier stay in the file.
 """
 

@@ -119,6 +119,7 @@ def train_nli(bert: BertModel, tokenizer, train_pairs, test_pairs, stsb, sick, l
               "loss_last_100": float(np.mean(state.losses[-100:])), **sts_scores(model, stsb, sick),
               "snli_test_accuracy": round(objective.accuracy(test_pairs), 2),  # percent
               "anisotropy": round(anisotropy(model, random_pairs), 3)}
+    result |= {"seed": seed} if seed else {}  # recorded only when asked for
     return result
 
 
@@ -339,7 +340,6 @@ def main(argv=None) -> int:
             lr = 2e-5 if name == "nli_paper_lr" else args.nli_lr
             result = train_nli(bert, tok, snli_train, snli_test, stsb, sick, lr, precision, folder, max_len,
                                random_pairs, args.seed)
-            result |= {"seed": args.seed} if args.seed else {}
         return result
 
     if args.only:  # one row on the BERT of an earlier run; read, add and write the results at the end
@@ -364,8 +364,8 @@ def main(argv=None) -> int:
         log(f"vocabulary: {results['vocabulary']}")
     berts = list(BERTS) if args.bert == "both" else [args.bert]
     for which in berts:
-        # (h) differs from (a) in its sentence task and its word vectors alone (random, frozen, and so untied
-        # from the decoder): the same text, vocabulary, size, budget and seed.
+        # (h) differs from (a) in its sentence task, its word vectors (random, frozen, and so untied from the
+        # decoder) and the shape of its examples: the same text, vocabulary, size, budget and seed.
         length, batch = shape[which]
         settings = dataclasses.replace(config, max_len=args.max_len or length, batch_size=args.batch_size or batch)
         if which == "next_segment":
@@ -377,7 +377,8 @@ def main(argv=None) -> int:
                          log=log)
         results[key] = {
             "config": size, "objective": "MLM + NSP" if which == "nsp" else "MLM + next segment, word vectors frozen",
-            "max_len": settings.max_len, "batch_size": settings.batch_size, "steps": state.step, "tokens": state.tokens, "minutes": round(state.seconds / 60, 1),
+            "max_len": settings.max_len, "batch_size": settings.batch_size, "steps": state.step,
+            "tokens": state.tokens, "minutes": round(state.seconds / 60, 1),
             "tokens_per_second": round(state.tokens / state.seconds), "held_out": state.evals[-1],
             "wall_minutes_with_data": round((time.perf_counter() - begun) / 60, 1)}
         log(f"({'a' if which == 'nsp' else 'h'}) pre-trained: {results[key]}")
