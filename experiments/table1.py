@@ -19,7 +19,8 @@ to reproduce: CLS < mean pooling < SBERT trained on NLI, from a BERT nobody has 
     (h) a second BERT, pre-trained as (a) but with the next-segment task on mean-pooled vectors in place of
         NSP (PretrainConfig.contrastive), its word vectors left at their random initialisation (frozen, so
         the MLM decoder is untied from them), and examples of 32 tokens, 128 a step (segments of about a
-        sentence, the same 4,096 token slots a step); then (b), (g), (f) and (c) from it: rows named
+        sentence, the same 4,096 token slots a step), each step's examples neighbours in the text, so that
+        a segment's negatives share its topic (Quick-Thoughts); then (b), (g), (f) and (c) from it: rows named
         *_next_segment, whose random-init controls are (d)'s (the same size, vocabulary and seed)
     Every model's anisotropy: the mean cosine of 1,000 random pairs of STSb test sentences.
 
@@ -228,6 +229,9 @@ def main(argv=None) -> int:
                         "(default 20; 0: all 30,522; see docs/pretraining.md)")
     p.add_argument("--dropout", type=float, default=0.0,
                    help="dropout while pre-training (default 0: two passes over the corpus, see docs/pretraining.md)")
+    p.add_argument("--contiguous-batches", action=argparse.BooleanOptionalAction, default=True,
+                   help="(h) pre-trains on batches of consecutive examples, as Quick-Thoughts did (the default; "
+                        "--no-contiguous-batches shuffles them; docs/pretraining.md)")
     p.add_argument("--bert", choices=["both", *BERTS], default="both",
                    help="which BERT to pre-train and run the rows of: nsp (a), next_segment (h), or both (default)")
     p.add_argument("--nli-lr", type=float, default=3e-4, help="SBERT learning rate (default 3e-4, see docs/pretraining.md)")
@@ -291,7 +295,8 @@ def main(argv=None) -> int:
                             minutes=args.minutes, nsp=True, seed=0, precision="auto", eval_every=200,
                             checkpoint_every=500)
     # (h) reads 32-token examples, four times as many a step: the same 4,096 token slots as (a), and each
-    # segment meets 127 others in its batch (docs/pretraining.md, "Shorter segments").
+    # segment meets 127 others in its batch (docs/pretraining.md, "Shorter segments"), its neighbours in
+    # the text unless --no-contiguous-batches ("Neighbours as negatives").
     shape = {"nsp": (128, 32), "next_segment": (32, 128)}  # (max_len, batch_size)
     if args.quick:
         size, max_len, simcse_len = "L2-H64-A2", 64, 32
@@ -370,14 +375,15 @@ def main(argv=None) -> int:
         settings = dataclasses.replace(config, max_len=args.max_len or length, batch_size=args.batch_size or batch)
         if which == "next_segment":
             settings = dataclasses.replace(settings, nsp=False, contrastive=True, tie_word_embeddings=False,
-                                           freeze_word_embeddings=True)
+                                           freeze_word_embeddings=True, contiguous_batches=args.contiguous_batches)
         key = "pretraining" + ("" if which == "nsp" else NEXT_SEGMENT)
         begun = started if which == berts[0] else time.perf_counter()  # the first one's time includes the data
         state = pretrain(paths, out / BERTS[which], settings, tokenizer=tokenizer, cache_dir=cache, exclude=exclude,
                          log=log)
         results[key] = {
             "config": size, "objective": "MLM + NSP" if which == "nsp" else "MLM + next segment, word vectors frozen",
-            "max_len": settings.max_len, "batch_size": settings.batch_size, "steps": state.step,
+            "max_len": settings.max_len, "batch_size": settings.batch_size,
+            **({"contiguous_batches": True} if settings.contiguous_batches else {}), "steps": state.step,
             "tokens": state.tokens, "minutes": round(state.seconds / 60, 1),
             "tokens_per_second": round(state.tokens / state.seconds), "held_out": state.evals[-1],
             "wall_minutes_with_data": round((time.perf_counter() - begun) / 60, 1)}

@@ -28,7 +28,9 @@ with in-batch negatives (``MultipleNegativesRankingObjective``'s loss, both dire
 Quick-Thoughts' task (Logeswaran & Lee 2018) on the vectors SBERT pools, trained beside the masked LM
 from the same forward pass: the masks are the noise of its two views. ``tie_word_embeddings=False``
 gives the MLM decoder a matrix of its own, and ``freeze_word_embeddings=True`` then leaves the word
-vectors at their random start. What each does for SBERT trained on the result: docs/pretraining.md.
+vectors at their random start. ``contiguous_batches=True`` makes each batch consecutive examples of the
+text, so that a segment's negatives are its neighbours, as Quick-Thoughts' were (``epoch_order``). What
+each does for SBERT trained on the result: docs/pretraining.md.
 
 Where the CPU has bf16 instructions the forward and backward run under ``torch.autocast`` in bfloat16
 (matrix products in bf16, LayerNorm, softmax and the loss in fp32; the weights and Adam stay fp32).
@@ -118,6 +120,7 @@ class PretrainConfig:
     contrastive: bool = False  # the next-segment task on pooled vectors instead of NSP (see the module's docstring)
     tie_word_embeddings: bool = True  # False: the MLM decoder gets a matrix of its own (BertConfig's option)
     freeze_word_embeddings: bool = False  # True: the word vectors keep their random initialisation (untied only)
+    contiguous_batches: bool = False  # True: each batch is consecutive examples of the text (Quick-Thoughts')
     whole_word: bool = False  # whole-word masking
     mlm_probability: float = 0.15
     dropout: float = 0.1  # while pre-training only (BERT's 0.1); the saved config.json keeps 0.1 for fine-tuning
@@ -147,7 +150,7 @@ class PretrainConfig:
             if not is_number(value) or not 0 < value < 1:
                 raise ValueError(f"{name} must be a number in (0, 1), got {value!r}")
         check_probability(self.dropout, "dropout")
-        for name in ("contrastive", "tie_word_embeddings", "freeze_word_embeddings"):
+        for name in ("contrastive", "tie_word_embeddings", "freeze_word_embeddings", "contiguous_batches"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if self.contrastive and self.nsp:
@@ -287,6 +290,28 @@ def split_segments(input_ids: np.ndarray, token_type_ids: np.ndarray, lengths: n
 NEXT_SEGMENT = MultipleNegativesRankingObjective(model=None, scale=20.0, symmetric=True)
 
 
+def epoch_order(n: int, batch: int, seed: int, contiguous: bool = False) -> torch.Tensor:
+    """The order of one epoch's ``n`` examples, read ``batch`` at a time: a random permutation, or with
+    ``contiguous`` the examples in runs of ``batch`` consecutive ones (from a random offset), the runs
+    in random order, the few left over at the end.
+
+    The examples are packed in the text's order, so a contiguous batch holds neighbouring passages of
+    one document. Quick-Thoughts (Logeswaran & Lee 2018) built its batches so: the other
+    segments of a chapter share its topic, names and style, and telling a segment's own next one from
+    them takes more than its topic.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    if not contiguous:
+        return torch.randperm(n, generator=generator)
+    offset = int(torch.randint(batch, (1,), generator=generator)) if n >= 2 * batch else 0
+    starts = torch.arange(offset, n - batch + 1, batch)  # (R,): the runs' first examples
+    runs = starts[torch.randperm(len(starts), generator=generator)]  # (R,)
+    ordered = (runs[:, None] + torch.arange(batch)).flatten()  # (R * batch,)
+    covered = torch.zeros(n, dtype=torch.bool)
+    covered[ordered] = True
+    return torch.cat([ordered, (~covered).nonzero().squeeze(1)])  # (n,)
+
+
 def segment_vectors(last_hidden_state: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
     """The mean-pooled vectors (what SBERT pools) of a (2B, T, H) batch whose rows B..2B-1 follow rows 0..B-1:
     the A vectors and the B vectors, (B, H) each."""
@@ -418,6 +443,7 @@ def pretrain(paths: list, out: str | Path, config: PretrainConfig | None = None,
     run |= {"world_size": world.size} if world.distributed else {}
     run |= {"contrastive": True} if config.contrastive else {}
     run |= {"freeze_word_embeddings": True} if config.freeze_word_embeddings else {}
+    run |= {"contiguous_batches": True} if config.contiguous_batches else {}
     run[MAY_CHANGE] = {"eval_every": config.eval_every, "eval_examples": config.eval_examples,
                        "checkpoint_every": config.checkpoint_every, "stop_after_steps": config.stop_after_steps,
                        "device": str(config.device), "use_sdpa": config.use_sdpa}
@@ -436,7 +462,7 @@ def pretrain(paths: list, out: str | Path, config: PretrainConfig | None = None,
     deadline = time.monotonic() + config.minutes * 60 if timed else None
     while state.step < total_steps:
         epoch, b = divmod(state.step, steps_per_epoch)
-        order = torch.randperm(len(data.train), generator=torch.Generator().manual_seed(config.seed * 1_000_003 + epoch))
+        order = epoch_order(len(data.train), global_batch, config.seed * 1_000_003 + epoch, config.contiguous_batches)
         index = order[b * global_batch:(b + 1) * global_batch].numpy()
         masks = torch.Generator().manual_seed(config.seed * 1_000_003 + 7919 * state.step + 1)
         batch = to_batch(data.train, index, data, config, masks, model_config.vocab_size)

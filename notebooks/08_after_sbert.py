@@ -364,13 +364,15 @@ plt.show()
 # swapping them).
 #
 # The last four pairs are BERT (h): the same budget, but its word vectors keep their random start (frozen),
-# it reads segments of about a sentence, and a next-segment task on mean-pooled vectors, each segment
-# picking the one that follows it among the batch's, takes next-sentence prediction's place. Now every bar
+# it reads segments of about a sentence, and a next-segment task on mean-pooled vectors takes next-sentence
+# prediction's place: each segment must pick the one that follows it among its batch's, and a batch is
+# neighbouring passages of the text, so a segment's subject alone does not find its partner. Now every bar
 # from the pre-trained start stands above its random twin: the raw vectors, the paper's softmax objective
 # and SimCSE gain several points. Under in-batch negatives it is the one bar from our own BERT above
-# InferSent's line, but less than 2 points above the random BERT's: SNLI's 27,195 triplets, seen twice,
-# teach a random BERT most of what this pre-training teaches. How the gap moves with epochs and seeds,
-# and what each change bought, is in [docs/pretraining.md](../docs/pretraining.md#the-pipelines-h-sentence-sized-segments).
+# InferSent's line, under 2 points above the random BERT's: SNLI's 27,195 triplets, seen twice, teach a
+# random BERT most of what this pre-training teaches. How the gap holds over five seeds, where it comes
+# from genre by genre, and what drawing batches at random from the whole text cost, is in
+# [docs/pretraining.md](../docs/pretraining.md#neighbours-as-negatives-the-pipelines-h).
 
 # %% [markdown]
 # ## Next

@@ -11,7 +11,7 @@ import torch
 
 from minisbert import BertForMaskedLM, BertForPreTraining, BertModel
 from minisbert.io.corpus import CorpusError
-from minisbert.pretraining import PretrainConfig, bert_config, pretrain
+from minisbert.pretraining import PretrainConfig, bert_config, epoch_order, pretrain
 from minisbert.tokenizer import load_tokenizer
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -65,7 +65,8 @@ def test_a_few_dozen_steps_lower_the_held_out_loss(tmp_path, small_corpus, token
 
 @pytest.mark.parametrize("settings, model_class", [
     (dict(max_steps=12, whole_word=True), BertForPreTraining),
-    (dict(max_steps=8, nsp=False, contrastive=True, tie_word_embeddings=False), BertForMaskedLM),  # next segment
+    (dict(max_steps=8, nsp=False, contrastive=True, tie_word_embeddings=False, contiguous_batches=True),
+     BertForMaskedLM),  # next segment, on batches of neighbouring examples
 ])
 def test_a_run_stopped_and_resumed_ends_with_the_same_parameters(tmp_path, small_corpus, tokenizer, settings,
                                                                  model_class):
@@ -232,11 +233,27 @@ def test_the_tokenized_corpus_is_cached_and_rebuilt_when_the_text_changes(tmp_pa
     (dict(contrastive=True, nsp=False, batch_size=1), "contrastive needs batch_size >= 2"),
     (dict(contrastive="yes", nsp=False), "contrastive must be True or False, got 'yes'"),
     (dict(tie_word_embeddings=0), "tie_word_embeddings must be True or False, got 0"),
+    (dict(contiguous_batches=1), "contiguous_batches must be True or False, got 1"),
     (dict(freeze_word_embeddings=True), "freeze_word_embeddings needs tie_word_embeddings=False"),
 ])
 def test_bad_settings_are_named(tmp_path, small_corpus, tokenizer, overrides, message):
     with pytest.raises(ValueError, match=message):
         run(tmp_path, small_corpus, tokenizer, **(dict(max_steps=2) | overrides))
+
+
+@pytest.mark.fast
+def test_contiguous_batches_are_runs_of_neighbouring_examples_in_a_random_order():
+    n, batch = 1000, 64
+    order = epoch_order(n, batch, seed=3, contiguous=True)
+    assert sorted(order.tolist()) == list(range(n))  # every example once
+    runs = order[:(n // batch - 1) * batch].view(-1, batch)  # the full runs (a random offset may cost one)
+    assert torch.equal(runs - runs[:, :1], torch.arange(batch).expand_as(runs))  # each: k, k+1, ..., k+63
+    assert not torch.equal(runs[:, 0], runs[:, 0].sort().values)  # the runs themselves are shuffled
+    assert torch.equal(order, epoch_order(n, batch, seed=3, contiguous=True))  # seeded: resume draws the same
+    assert not torch.equal(order, epoch_order(n, batch, seed=4, contiguous=True))
+    shuffled = epoch_order(n, batch, seed=3)
+    assert sorted(shuffled.tolist()) == list(range(n))
+    assert (shuffled[:batch].diff() == 1).sum() < 5  # a shuffled batch is not a run
 
 
 @pytest.mark.fast
@@ -285,12 +302,13 @@ def test_command_line_pretrain_with_the_next_segment_task(tmp_path, small_corpus
     cmd = [sys.executable, "-m", "minisbert", "pretrain", "--config", "L2-H64-A2", "--corpus", str(small_corpus),
            "--max-steps", "2", "--eval-every", "2", "--out", str(out), "--max-len", "32", "--batch-size", "8",
            "--precision", "fp32", "--cache", str(tmp_path / "cache"), "--no-progress", "--vocab", str(model_dir),
-           "--contrastive", "--untie-word-embeddings"]
+           "--contrastive", "--untie-word-embeddings", "--contiguous-batches"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "next segment" in done.stdout
     settings = json.loads((out / "pretrain_log.json").read_text())["settings"]
     assert settings["contrastive"] is True and settings["nsp"] is False  # --contrastive takes NSP's place
+    assert settings["contiguous_batches"] is True
     model = BertForMaskedLM.from_pretrained(out)
     assert model.config.tie_word_embeddings is False  # the decoder has a matrix of its own, saved and loaded
     assert not torch.equal(model.cls.predictions.decoder.weight, model.bert.embeddings.word_embeddings.weight)

@@ -43,6 +43,7 @@ def test_the_table1_pipeline_runs_and_reports_every_row(tmp_path, data_dir, mode
     assert "nsp_accuracy" in held and "next_segment_accuracy" not in held
     saved = json.loads((tmp_path / "bert_next_segment" / "pretrain_log.json").read_text())["settings"]
     assert saved["contrastive"] is True and saved["nsp"] is False and saved["tie_word_embeddings"] is False
+    assert saved["contiguous_batches"] is True and second["contiguous_batches"] is True  # neighbours as negatives
     # (h) reads examples half as long, twice as many a step: the same token slots as (a)
     first = json.loads((tmp_path / "bert" / "pretrain_log.json").read_text())["settings"]
     assert (first["max_len"], first["batch_size"]) == (64, 16) and (saved["max_len"], saved["batch_size"]) == (32, 32)
@@ -106,9 +107,13 @@ def test_table1_pretrains_at_the_shape_asked_and_refuses_a_bad_dropout_or_seed(t
                           "--seed", "-1"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "--seed: -1 is negative" in bad.stderr
     done = subprocess.run([sys.executable, "experiments/table1.py", "--quick", "--out", str(tmp_path), "--bert",
-                           "next_segment", "--pretrain-only", "--max-len", "48", "--batch-size", "8"], cwd=REPO,
+                           "next_segment", "--pretrain-only", "--max-len", "48", "--batch-size", "8",
+                           "--no-contiguous-batches"], cwd=REPO,
                           env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     saved = json.loads((tmp_path / "bert_next_segment" / "pretrain_log.json").read_text())["settings"]
     assert saved["max_len"] == 48 and saved["batch_size"] == 8 and saved["contrastive"] is True
+    assert "contiguous_batches" not in saved  # shuffled batches, as asked
+    assert "contiguous_batches" not in json.loads((tmp_path / "results" / "table1.json").read_text())[
+        "pretraining_next_segment"]
     assert not (tmp_path / "bert").exists()  # only the BERT asked for

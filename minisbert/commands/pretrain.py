@@ -41,6 +41,9 @@ def register(subparsers) -> None:
     p.add_argument("--freeze-word-embeddings", action="store_true",
                    help="keep the word vectors at their random initialisation, training the rest (needs "
                         "--untie-word-embeddings; docs/pretraining.md)")
+    p.add_argument("--contiguous-batches", action="store_true",
+                   help="each batch is consecutive examples of the text, so a segment's negatives are its "
+                        "neighbours (Quick-Thoughts; docs/pretraining.md)")
     p.add_argument("--whole-word", action="store_true", help="mask whole words, not single WordPieces")
     p.add_argument("--add-train-sentences", action="store_true",
                    help="also train on the SNLI, STSb and SICK train sentences (from --data-dir)")
@@ -77,6 +80,7 @@ def run(args) -> int:
                             minutes=args.minutes, nsp=args.nsp and not args.contrastive,
                             contrastive=args.contrastive, tie_word_embeddings=not args.untie_word_embeddings,
                             freeze_word_embeddings=args.freeze_word_embeddings,
+                            contiguous_batches=args.contiguous_batches,
                             whole_word=args.whole_word, seed=args.seed,
                             precision=args.precision, device=args.device, eval_every=args.eval_every,
                             checkpoint_every=args.checkpoint_every, progress=not args.no_progress)
