@@ -113,7 +113,7 @@ def test_table1_pretrains_at_the_shape_asked_and_refuses_a_bad_dropout_or_seed(t
     assert done.returncode == 0, done.stderr[-3000:]
     saved = json.loads((tmp_path / "bert_next_segment" / "pretrain_log.json").read_text())["settings"]
     assert saved["max_len"] == 48 and saved["batch_size"] == 8 and saved["contrastive"] is True
-    assert "contiguous_batches" not in saved  # shuffled batches, as asked
+    assert saved["contiguous_batches"] is False  # shuffled batches, as asked
     assert "contiguous_batches" not in json.loads((tmp_path / "results" / "table1.json").read_text())[
         "pretraining_next_segment"]
     assert not (tmp_path / "bert").exists()  # only the BERT asked for
