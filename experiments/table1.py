@@ -10,7 +10,7 @@ to reproduce: CLS < mean pooling < SBERT trained on NLI, from a BERT nobody has 
     (b) STSb test and SICK-R test Spearman of the raw model: CLS vector, pooler output, mean of the tokens;
         the same for a random BERT of that size and vocabulary
     (g) in-batch negatives (MultipleNegativesRankingObjective) on SNLI's 27,195 (premise, entailment,
-        contradiction) triplets: batch 64, 2 epochs, 10% warm-up, mean pooling, no text twice in a batch
+        contradiction) triplets: batch 128, 2 epochs, 10% warm-up, mean pooling, no text twice in a batch
     (f) SimCSE, unsupervised: the same objective on (s, s) pairs of 32,000 corpus sentences, dropout on
     (c) SBERT: the classification objective on SNLI train ([u; v; |u−v|], softmax, batch 16, 1 epoch,
         10% warm-up, mean pooling), then (b) again and SNLI test accuracy of the head
@@ -239,7 +239,8 @@ def main(argv=None) -> int:
                    help="also train SBERT at the paper's 2e-5 (step e; off by default)")
     p.add_argument("--mnrl-lr", type=float, default=MNRL_LR, help=f"(g) learning rate (default {MNRL_LR})")
     p.add_argument("--mnrl-epochs", type=int, default=2, help="(g) epochs over the SNLI triplets (default 2)")
-    p.add_argument("--mnrl-batch-size", type=int, default=64, help="(g) triplets per batch (default 64)")
+    p.add_argument("--mnrl-batch-size", type=int, default=128,
+                   help="(g) triplets per batch (default 128: each anchor meets 127 other rows; see docs/pretraining.md)")
     p.add_argument("--mnrl-dropout", type=float, default=None,
                    help="(g) dropout while training (default: the BERT's own, 0.1)")
     p.add_argument("--mnrl-freeze-word-embeddings", action="store_true",

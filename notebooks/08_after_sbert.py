@@ -368,11 +368,13 @@ plt.show()
 # prediction's place: each segment must pick the one that follows it among its batch's, and a batch is
 # neighbouring passages of the text, so a segment's subject alone does not find its partner. Now every bar
 # from the pre-trained start stands above its random twin: the raw vectors, the paper's softmax objective
-# and SimCSE gain several points. Under in-batch negatives it is the one bar from our own BERT above
-# InferSent's line, under 2 points above the random BERT's: SNLI's 27,195 triplets, seen twice, teach a
-# random BERT most of what this pre-training teaches. How the gap holds over five seeds, where it comes
-# from genre by genre, and what drawing batches at random from the whole text cost, is in
-# [docs/pretraining.md](../docs/pretraining.md#neighbours-as-negatives-the-pipelines-h).
+# and SimCSE gain several points. Under in-batch negatives, 128 triplets a batch, it is the one bar from our
+# own BERT above InferSent's line, more than 2 points above the random BERT's. Part of that lead is the
+# steps: at 64 triplets a batch, with twice the steps, the random BERT comes within 2 points of it. SNLI's
+# 27,195 triplets, seen twice, teach a random BERT much of what this pre-training teaches. How the gap holds
+# over five seeds and both batch sizes, where it comes from genre by genre, and what drawing batches at
+# random from the whole text cost, is in
+# [docs/pretraining.md](../docs/pretraining.md#more-in-batch-negatives-the-pipelines-g).
 
 # %% [markdown]
 # ## Next
